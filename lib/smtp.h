@@ -72,8 +72,8 @@ typedef struct SmtpResult {
         int code;               /* the relay's last SMTP code, 0 when it never answered */
         char *reply;            /* the relay's last answer, code and text as sent (lines joined by
                                  * "\n", control characters replaced), or NULL */
-        char *error;            /* one line for logs and the outbox: each relay tried and what
-                                 * happened there; NULL when delivered through the first relay */
+        char *error;            /* one line for logs and the outbox: each relay that failed and how,
+                                 * each recipient deferred; NULL when all went through the first relay */
         char *relay;            /* the URL of the last relay tried */
         unsigned relays_tried;
         SmtpRecipientResult *recipients;        /* in the order given to smtp_client_send() */
