@@ -51,7 +51,12 @@ int store_schema_version(Store *s);
 int store_check_integrity(Store *s);
 
 /* Groups many writes into one transaction (probe results of a round, an
- * import). Nesting is counted; only the outermost commit writes. */
+ * import). Nesting is counted; only the outermost commit writes (with
+ * synchronous=FULL). A nested rollback undoes only what was done since its
+ * begin; an operation that fails inside a group undoes only itself. When
+ * SQLite had to abandon the transaction (a full disk, an I/O error), later
+ * writes fail and the outermost commit returns the error. Commit or
+ * rollback without begin: -EINVAL. */
 int store_begin(Store *s);
 int store_commit(Store *s);
 int store_rollback(Store *s);
@@ -128,7 +133,8 @@ int store_ledger_thresholds(Store *s, const char *link, AlertKind kind, const ch
 /* The time of the latest record for (link, kind, scope); -ENOENT if none. */
 int store_ledger_last(Store *s, const char *link, AlertKind kind, const char *scope, usec_t *ret);
 /* Drops the records of a link whose scope differs from keep_scope for the
- * given kind (old credential generations, replaced certificates). */
+ * given kind (old credential generations, replaced certificates). Returns
+ * the number of records dropped. */
 int store_ledger_prune(Store *s, const char *link, AlertKind kind, const char *keep_scope);
 
 /* A problem that is open on a link: link-down or auth-rejected. */
@@ -148,6 +154,7 @@ void problem_done(Problem *p);
 void problem_array_free(Problem *a, size_t n);
 /* Inserts or replaces the problem (link, kind). */
 int store_problem_put(Store *s, const Problem *p);
+/* 1 when the problem was open, 0 when it was not. */
 int store_problem_delete(Store *s, const char *link, AlertKind kind);
 /* -ENOENT when not open. */
 int store_problem_get(Store *s, const char *link, AlertKind kind, Problem *ret);
@@ -264,14 +271,17 @@ int store_outbox_due(Store *s, usec_t now, size_t max, OutboxMessage **ret, size
 /* The earliest next_attempt among pending messages; -ENOENT when none is pending. */
 int store_outbox_next_due(Store *s, usec_t *ret);
 int store_outbox_get(Store *s, int64_t id, OutboxMessage *ret);
-/* Records one recipient's outcome (delivered, or refused with error). */
+/* Records one recipient's outcome (delivered, or refused with error);
+ * -ENOENT for an unknown message or address. */
 int store_outbox_recipient_done(Store *s, int64_t id, const char *address, RecipientState state, const char *error);
 /* An attempt that failed as a whole (connection, 4xx): attempts+1, next
- * attempt and the error recorded. */
+ * attempt and the error recorded. -ENOENT for an unknown message,
+ * -EALREADY for a finished one (also below). */
 int store_outbox_attempt_failed(Store *s, int64_t id, usec_t next_attempt, const char *error);
-/* Marks the message finished: delivered or failed. */
+/* Marks the message finished: delivered or failed (anything else:
+ * -EINVAL). error NULL keeps the last error recorded. */
 int store_outbox_finish(Store *s, int64_t id, OutboxState state, usec_t when, const char *error);
 /* Counts by state. */
 int store_outbox_count(Store *s, OutboxState state, unsigned *ret);
-/* Deletes finished messages older than before. */
+/* Deletes finished messages older than before; returns how many. */
 int store_outbox_prune(Store *s, usec_t before);
