@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The systemd units as built: hardening score, syntax, and the sysusers.d
 # file applied by systemd-sysusers to a scratch root (TAP output).
-#   units.sh SERVICE SOCKET SYSUSERS TOMSLINKD [TOMSLINKCTL]
+#   units.sh SERVICE SOCKET SYSUSERS SYSCONFDIR TOMSLINKD [TOMSLINKCTL]
 set -u
-service=$1 socket=$2 sysusers=$3 tomslinkd=$(realpath "$4") tomslinkctl=${5:+$(realpath "$5")}
+service=$1 socket=$2 sysusers=$3 sysconfdir=$4 tomslinkd=$(realpath "$5") tomslinkctl=${6:+$(realpath "$6")}
 n=0 fail=0
 ok()  { n=$((n + 1)); echo "ok $n - $1"; }
 bad() { n=$((n + 1)); echo "not ok $n - $1"; fail=1; }
@@ -60,7 +60,25 @@ need "$socket" '^SocketGroup=tomslink$'
 need "$socket" '^SocketMode=0660$'
 if [ -z "$missing" ]; then ok "the units carry the names of the specification"; else bad "the units lack:$missing"; fi
 
-# 4. systemd-sysusers creates user and group tomslink
+# 4. the unit starts tomslinkd on the configuration it was built for: the
+# daemon's default is sysconfdir/tomslink/tomslink.yaml, the unit's
+# ConfigurationDirectory= is /etc/tomslink
+want=$sysconfdir/tomslink/tomslink.yaml
+default=$("$tomslinkd" --help | sed -n 's/.*(default \(.*\.yaml\)).*/\1/p')
+exec_start=$(sed -n 's/^ExecStart=//p' "$service")
+args=
+case $exec_start in *" "*) args=${exec_start#* } ;; esac
+if [ "$default" != "$want" ]; then
+    bad "tomslinkd's default configuration is '$default', not $want"
+elif [ "$sysconfdir" = /etc ] && [ -z "$args" ]; then
+    ok "the unit runs tomslinkd with its default configuration $want"
+elif [ "$sysconfdir" != /etc ] && [ "$args" = "--config=$want" ]; then
+    ok "the unit passes --config=$want to tomslinkd (sysconfdir is not /etc)"
+else
+    bad "ExecStart=$exec_start does not match the configuration $want"
+fi
+
+# 5. systemd-sysusers creates user and group tomslink
 mkdir -p "$tmp/root/etc" "$tmp/root/usr/lib/sysusers.d"
 cp "$sysusers" "$tmp/root/usr/lib/sysusers.d/tomslink.conf"
 out=$(systemd-sysusers --root="$tmp/root" 2>&1); rc=$?
