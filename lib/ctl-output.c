@@ -516,11 +516,11 @@ static int text_show(json_object *data, const CtlOutputOptions *o, StrBuf *out, 
         }
         if (s.fingerprint)
                 put_field(out, "Fingerprint", "%s (generation %" PRIu64 ")", s.fingerprint, s.generation);
-        if (s.consumers) {
+        if (strv_length(s.consumers) > 0) {
                 _cleanup_free_ char *j = strv_join(s.consumers, ", ");
                 put_field(out, "Consumers", "%s", strna(j));
         }
-        if (s.problems) {
+        if (strv_length(s.problems) > 0) {
                 _cleanup_free_ char *j = strv_join(s.problems, ", ");
                 put_field(out, "Problems", "%s", strna(j));
         }
