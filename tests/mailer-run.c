@@ -186,7 +186,7 @@ int main(int argc, char *argv[]) {
         sigaddset(&mask, SIGTERM);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         if ((r = sd_event_add_signal(run.event, NULL, SIGTERM, on_term, &run)) < 0 ||
-            (r = sd_event_add_time_relative(run.event, &run.queue_timer, CLOCK_MONOTONIC, 0, 0, on_queue, &run)) < 0 ||
+            (r = sd_event_add_time_relative(run.event, &run.queue_timer, CLOCK_MONOTONIC, 0, 1, on_queue, &run)) < 0 ||
             (r = sd_event_add_time_relative(run.event, NULL, CLOCK_MONOTONIC, lifetime * USEC_PER_SEC, 0, on_lifetime,
                                             &run)) < 0)
                 return fail("event sources", r);
