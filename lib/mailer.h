@@ -16,7 +16,9 @@
  * recipient for good while the others still get the message; a retry is
  * sent only to the recipients still pending. When every recipient is
  * done the message is finished: delivered if any got it, failed
- * otherwise. A message still not delivered 24 hours after it was queued
+ * otherwise (refused by everyone: an event for the owner's log, not a
+ * mail-undeliverable, which is the 24-hour case). A message still not
+ * delivered 24 hours after it was queued gets one last attempt then and
  * is given up (failed) and reported as a mail-undeliverable alert, once,
  * except when that message was itself a mail-undeliverable one. Finished
  * messages are kept, marked, for 30 days.
