@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "strbuf.h"
@@ -772,13 +773,18 @@ static void parse_email_section(Ctx *ctx, const YNode *n) {
                 parse_dur(ctx, k[7].value, "email.timeout", "60s", USEC_PER_SEC, 10 * USEC_PER_MINUTE, &e->timeout);
 
         /* AUTH over a connection that is never encrypted would send the
-         * password in clear; only a relay on this machine may do that. */
-        if (e->username && e->starttls == STARTTLS_OFF)
+         * password in clear; only a relay on this machine may do that. With
+         * "optional" an attacker in the path who strips STARTTLS from the
+         * relay's EHLO answer gets the same: refused alike. */
+        if (e->username && (e->starttls == STARTTLS_OFF || e->starttls == STARTTLS_OPTIONAL))
                 STRV_FOREACH(u, e->smtp_urls)
-                        if (strneq(*u, "smtp://", 7) && !url_host_is_loopback(*u))
+                        if (strncasecmp(*u, "smtp://", 7) == 0 && !url_host_is_loopback(*u))
                                 ctx_error(ctx, k[1].value, "email.starttls",
+                                          e->starttls == STARTTLS_OFF ?
                                           "off with a username would send the password in clear to %s; "
-                                          "use required, or smtps://", *u);
+                                          "use required, or smtps://" :
+                                          "optional with a username would send the password in clear to %s "
+                                          "if STARTTLS were stripped on the way; use required, or smtps://", *u);
 }
 
 static void parse_metrics_section(Ctx *ctx, const YNode *n) {

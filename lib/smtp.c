@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "smtp.h"
 
+#include <assert.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <strings.h>
@@ -489,6 +490,8 @@ static int send_setup_easy(SmtpSend *s, CURL *e) {
         return 0;
 }
 
+static void send_transfer_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata);
+
 static int send_start_relay(SmtpSend *s) {
         CURL *e = curl_easy_init();
         int r;
@@ -498,7 +501,7 @@ static int send_start_relay(SmtpSend *s) {
         send_reset_conversation(s);
         r = send_setup_easy(s, e);
         if (r >= 0)
-                r = curl_glue_add(s->client->glue, e);
+                r = curl_glue_add_with(s->client->glue, e, send_transfer_done, s);
         if (r < 0) {
                 curl_easy_cleanup(e);
                 return r;
@@ -697,21 +700,15 @@ static void send_finish(SmtpSend *s, Verdict v, bool exhausted) {
         send_free(s);
 }
 
-bool smtp_client_transfer_done(SmtpClient *c, CURL *easy, CURLcode result) {
-        SmtpSend *s = NULL;
+/* The end of a transfer of this send, reported by the glue to this send
+ * alone (curl_glue_add_with()). */
+static void send_transfer_done(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
+        SmtpSend *s = userdata;
+        SmtpClient *c = s->client;
 
-        if (!c || !easy)
-                return false;
-        for (SmtpSend *i = c->sends; i; i = i->next)
-                if (i->easy == easy) {
-                        s = i;
-                        break;
-                }
-        if (!s)
-                return false;
-
+        assert(s->easy == easy);
         Verdict v = send_judge(s, result, easy);
-        curl_glue_remove(c->glue, easy);
+        curl_glue_remove(g, easy);
         curl_easy_cleanup(easy);
         s->easy = NULL;
 
@@ -722,17 +719,16 @@ bool smtp_client_transfer_done(SmtpClient *c, CURL *easy, CURLcode result) {
                         s->relay++;
                         int r = send_start_relay(s);
                         if (r >= 0)
-                                return true;
+                                return;
                         send_debug(s, "cannot start: %s", strerror(-r));
                         if (s->errors.len > 0)
                                 strbuf_puts(&s->errors, "; ");
                         strbuf_printf(&s->errors, "%s: cannot start: %s", c->shown_urls[s->relay], strerror(-r));
                 }
                 send_finish(s, v, true);
-                return true;
+                return;
         }
         send_finish(s, v, false);
-        return true;
 }
 
 /* ---- the client ------------------------------------------------------------ */
@@ -946,14 +942,6 @@ typedef struct SendNow {
         bool done;
 } SendNow;
 
-static void send_now_finished(CurlGlue *g, CURL *easy, CURLcode result, void *userdata) {
-        SendNow *n = userdata;
-        if (!smtp_client_transfer_done(n->client, easy, result)) {
-                curl_glue_remove(g, easy);
-                curl_easy_cleanup(easy);
-        }
-}
-
 static void send_now_done(SmtpClient *c, const SmtpResult *result, void *userdata) {
         SendNow *n = userdata;
         n->error = smtp_result_copy(&n->result, result);
@@ -973,7 +961,7 @@ int smtp_send_now(const EmailConfig *email, const char *password, const char *lo
         r = sd_event_new(&event);
         if (r < 0)
                 return r;
-        r = curl_glue_new(event, send_now_finished, &n, &glue);
+        r = curl_glue_new(event, NULL, NULL, &glue);
         if (r < 0)
                 return r;
         r = smtp_client_new(glue, email, password, local_hostname, logger, &n.client);

@@ -13,6 +13,10 @@
  * message. Retrying later (with backoff, from the outbox) is the caller's
  * business: it resends to the recipients still deferred.
  *
+ * Transfers are attached to the shared CurlGlue with their own finished
+ * callback (curl_glue_add_with()): the glue's owner routes nothing, and
+ * probes and mail share one multi handle.
+ *
  * Which answer belongs to which command comes from the SMTP conversation
  * libcurl reports (CURLOPT_DEBUGFUNCTION): the server's answers are read
  * and logged at debug level; of the commands sent only the verb and the
@@ -111,11 +115,6 @@ int smtp_client_send(SmtpClient *c, const char *data, char *const *recipients, S
 /* Stops a send in flight; its callback is not called. */
 void smtp_send_cancel(SmtpSend *s);
 unsigned smtp_client_in_flight(SmtpClient *c);
-
-/* The CurlGlue owner calls this from its CurlGlueFinished callback for
- * every finished transfer: returns true when the transfer was one of this
- * client's (and is handled), false when it belongs to someone else. */
-bool smtp_client_transfer_done(SmtpClient *c, CURL *easy, CURLcode result);
 
 /* Sends one message now, outside any other event loop (tomslinkctl
  * test-email): runs its own loop until the send has ended. Returns 0 with

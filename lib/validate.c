@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "validate.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <strings.h>
 
 #include "strbuf.h"
 
@@ -166,6 +168,10 @@ bool http_header_name_is_valid(const char *s) {
 bool host_is_loopback(const char *host) {
         if (!host)
                 return false;
-        return streq(host, "localhost") || strneq(host, "127.", 4) || streq(host, "::1") ||
-               streq(host, "[::1]");
+        /* 127.0.0.0/8 only as an address: "127.mail.example" is a name
+         * that may resolve anywhere */
+        struct in_addr a;
+        if (inet_pton(AF_INET, host, &a) == 1)
+                return (ntohl(a.s_addr) >> 24) == 127;
+        return strcasecmp(host, "localhost") == 0 || streq(host, "::1") || streq(host, "[::1]");
 }

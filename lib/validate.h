@@ -24,5 +24,6 @@ bool utf8_is_valid(const char *s, size_t n);
 bool string_is_ascii(const char *s);
 /* A name HTTP accepts as a header field name (RFC 9110 token). */
 bool http_header_name_is_valid(const char *s);
-/* True for localhost, 127.0.0.0/8 and ::1, as written in a URL host. */
+/* True for localhost, an address in 127.0.0.0/8 and ::1, as written in a
+ * URL host; a name that merely starts with "127." is not. */
 bool host_is_loopback(const char *host);

@@ -160,6 +160,26 @@ START_TEST(test_email_and_lists) {
                 "links:\n");
         ck_assert_uint_eq(strv_length(d->email.smtp_urls), 2);
         ck_assert_uint_eq(strv_length(d->email.to), 2);
+
+        /* starttls: optional with AUTH: a relay on this machine, or implicit
+         * TLS; without a username anything goes */
+        _cleanup_(config_freep) Config *e = load_ok(
+                "email:\n"
+                "  smtp_url: [\"smtp://[::1]:2525\", smtps://mail.example.org]\n"
+                "  starttls: optional\n"
+                "  username: u\n"
+                "  from: a@example.org\n"
+                "  to: b@example.org\n"
+                "links:\n");
+        ck_assert_int_eq(e->email.starttls, STARTTLS_OPTIONAL);
+        _cleanup_(config_freep) Config *f = load_ok(
+                "email:\n"
+                "  smtp_url: smtp://mail.example.org:25\n"
+                "  starttls: optional\n"
+                "  from: a@example.org\n"
+                "  to: b@example.org\n"
+                "links:\n");
+        ck_assert_ptr_null(f->email.username);
 }
 END_TEST
 

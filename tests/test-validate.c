@@ -75,6 +75,10 @@ START_TEST(test_strings) {
         ck_assert(!http_header_name_is_valid(""));
         ck_assert(host_is_loopback("127.0.0.1") && host_is_loopback("localhost") && host_is_loopback("[::1]"));
         ck_assert(!host_is_loopback("mail.example.org") && !host_is_loopback("128.0.0.1"));
+        ck_assert(host_is_loopback("127.1.2.3") && host_is_loopback("LocalHost"));
+        /* names that only look like loopback resolve anywhere */
+        ck_assert(!host_is_loopback("127.mail.example") && !host_is_loopback("127.0.0.1.example.org") &&
+                  !host_is_loopback("localhost.example.org") && !host_is_loopback("") && !host_is_loopback(NULL));
 }
 END_TEST
 
