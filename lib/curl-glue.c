@@ -5,16 +5,33 @@
 
 #include "time-util.h"
 
+/* An attached transfer and who hears of its end (NULL: the glue's
+ * callback). In-flight transfers number in the hundreds at most, so a flat
+ * array beats a hash table here. */
+typedef struct CurlGlueOwner {
+        CURL *easy;
+        CurlGlueFinished on_finished;
+        void *userdata;
+} CurlGlueOwner;
+
 struct CurlGlue {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
         sd_event_source **ios;  /* indexed by fd */
         size_t n_ios;
-        unsigned n_running;
         CurlGlueFinished on_finished;
         void *userdata;
+        CurlGlueOwner *owners;
+        size_t n_owners, n_owners_allocated;
 };
+
+static CurlGlueOwner *curl_glue_find_owner(CurlGlue *g, CURL *easy) {
+        for (size_t i = 0; i < g->n_owners; i++)
+                if (g->owners[i].easy == easy)
+                        return &g->owners[i];
+        return NULL;
+}
 
 int curl_glue_global_init(void) {
         /* curl_global_init() is reference counted and idempotent enough for
@@ -25,10 +42,19 @@ int curl_glue_global_init(void) {
 static void curl_glue_check_finished(CurlGlue *g) {
         CURLMsg *msg;
         int left;
-        /* every finished transfer, not just the first */
-        while ((msg = curl_multi_info_read(g->multi, &left)))
-                if (msg->msg == CURLMSG_DONE && g->on_finished)
-                        g->on_finished(g, msg->easy_handle, msg->data.result, g->userdata);
+        /* every finished transfer, not just the first; a callback may
+         * remove and free its handle and add new ones */
+        while ((msg = curl_multi_info_read(g->multi, &left))) {
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                CURL *easy = msg->easy_handle;
+                CURLcode result = msg->data.result;
+                CurlGlueOwner *o = curl_glue_find_owner(g, easy);
+                if (o && o->on_finished)
+                        o->on_finished(g, easy, result, o->userdata);
+                else if (g->on_finished)
+                        g->on_finished(g, easy, result, g->userdata);
+        }
 }
 
 static int curl_glue_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -153,6 +179,7 @@ CurlGlue *curl_glue_free(CurlGlue *g) {
         for (size_t i = 0; i < g->n_ios; i++)
                 sd_event_source_disable_unref(g->ios[i]);
         free(g->ios);
+        free(g->owners);
         sd_event_source_disable_unref(g->timer);
         sd_event_unref(g->event);
         return mfree(g);
@@ -166,18 +193,46 @@ sd_event *curl_glue_event(CurlGlue *g) {
         return g->event;
 }
 
-int curl_glue_add(CurlGlue *g, CURL *easy) {
-        if (curl_multi_add_handle(g->multi, easy) != CURLM_OK)
+static int curl_glue_attach(CurlGlue *g, CURL *easy, CurlGlueFinished on_finished, void *userdata) {
+        if (!easy)
+                return -EINVAL;
+        if (curl_glue_find_owner(g, easy))
+                return -EEXIST;
+        if (g->n_owners >= g->n_owners_allocated) {
+                size_t n = MAX(g->n_owners_allocated * 2, (size_t) 16);
+                CurlGlueOwner *o = reallocarray(g->owners, n, sizeof(CurlGlueOwner));
+                if (!o)
+                        return -ENOMEM;
+                g->owners = o;
+                g->n_owners_allocated = n;
+        }
+        /* room is made before adding, so nothing has to be undone in curl */
+        g->owners[g->n_owners++] = (CurlGlueOwner) { easy, on_finished, userdata };
+        if (curl_multi_add_handle(g->multi, easy) != CURLM_OK) {
+                g->n_owners--;
                 return -EIO;
-        g->n_running++;
+        }
         return 0;
 }
 
+int curl_glue_add(CurlGlue *g, CURL *easy) {
+        return curl_glue_attach(g, easy, NULL, NULL);
+}
+
+int curl_glue_add_with(CurlGlue *g, CURL *easy, CurlGlueFinished on_finished, void *userdata) {
+        if (!on_finished)
+                return -EINVAL;
+        return curl_glue_attach(g, easy, on_finished, userdata);
+}
+
 void curl_glue_remove(CurlGlue *g, CURL *easy) {
-        if (easy && curl_multi_remove_handle(g->multi, easy) == CURLM_OK && g->n_running > 0)
-                g->n_running--;
+        CurlGlueOwner *o = easy ? curl_glue_find_owner(g, easy) : NULL;
+        if (!o)
+                return;
+        *o = g->owners[--g->n_owners];
+        (void) curl_multi_remove_handle(g->multi, easy);
 }
 
 unsigned curl_glue_n_running(CurlGlue *g) {
-        return g->n_running;
+        return (unsigned) g->n_owners;
 }

@@ -26,6 +26,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CurlGlue *, curl_glue_free);
 CURLM *curl_glue_multi(CurlGlue *g);
 sd_event *curl_glue_event(CurlGlue *g);
 int curl_glue_add(CurlGlue *g, CURL *easy);
+/* Attaches a transfer whose end is reported to its own callback (with its
+ * own userdata) instead of the glue's, so that several modules (probes,
+ * mail) share one glue and with it one connection and CA-store cache. */
+int curl_glue_add_with(CurlGlue *g, CURL *easy, CurlGlueFinished on_finished, void *userdata);
+/* Detaches a transfer (finished or not); the caller frees it. */
 void curl_glue_remove(CurlGlue *g, CURL *easy);
 /* Transfers currently attached. */
 unsigned curl_glue_n_running(CurlGlue *g);
