@@ -2,6 +2,7 @@
 #include "probe-util.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -140,24 +141,21 @@ int probe_cert_from_pem(const char *pem, size_t size, ProbeCert *ret) {
         return r;
 }
 
-int probe_cert_from_certinfo(const struct curl_certinfo *ci, ProbeCert *ret) {
+int probe_cert_from_chain(STACK_OF(X509) *chain, ProbeCert *ret) {
         ProbeCert best = {};
         bool found = false;
+        int n = chain ? sk_X509_num(chain) : 0;
 
-        if (!ci || ci->num_of_certs <= 0 || !ci->certinfo)
-                return -ENODATA;
-        for (int i = 0; i < MIN(ci->num_of_certs, PROBE_CHAIN_MAX); i++)
-                for (const struct curl_slist *s = ci->certinfo[i]; s; s = s->next) {
-                        ProbeCert c;
-                        if (!s->data || !strneq(s->data, "Cert:", 5))
-                                continue;
-                        if (probe_cert_from_pem(s->data + 5, strlen(s->data + 5), &c) < 0)
-                                break;
-                        if (!found || c.not_after < best.not_after)
-                                best = c;
-                        found = true;
-                        break;
-                }
+        for (int i = 0; i < MIN(n, PROBE_CHAIN_MAX); i++) {
+                ProbeCert c;
+                X509 *x = sk_X509_value(chain, i);
+                if (!x || cert_summary(x, &c) < 0)
+                        continue;
+                if (!found || c.not_after < best.not_after)
+                        best = c;
+                found = true;
+        }
+        ERR_clear_error();
         if (!found)
                 return -ENODATA;
         *ret = best;

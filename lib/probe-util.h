@@ -7,6 +7,7 @@
  * can feed them hostile input. */
 
 #include <curl/curl.h>
+#include <openssl/x509.h>
 
 #include "config.h"
 #include "probe-result.h"
@@ -32,11 +33,11 @@ typedef struct ProbeCert {
 
 /* One PEM certificate. -EBADMSG when it does not parse. */
 int probe_cert_from_pem(const char *pem, size_t size, ProbeCert *ret);
-/* The certificate that expires first among those libcurl reports for the
- * presented chain (CURLOPT_CERTINFO); at most PROBE_CHAIN_MAX are looked
- * at. -ENODATA when none parses. */
+/* The certificate that expires first in the chain the server presented
+ * (SSL_get_peer_cert_chain(), leaf included); at most PROBE_CHAIN_MAX are
+ * looked at. -ENODATA when there is none. */
 #define PROBE_CHAIN_MAX 16
-int probe_cert_from_certinfo(const struct curl_certinfo *ci, ProbeCert *ret);
+int probe_cert_from_chain(STACK_OF(X509) *chain, ProbeCert *ret);
 
 /* An OAuth2 token endpoint's answer (RFC 6749 5.1): a JSON object with
  * access_token (visible ASCII only, at most PROBE_TOKEN_MAX bytes: it goes

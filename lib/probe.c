@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -97,6 +98,7 @@ struct Probe {
         bool token_retried;
         bool full_handshake;            /* no connection or TLS session reuse for this request */
         bool body_capped;
+        bool cert_looked;
         bool token_too_large;
         bool redirect_refused;
         usec_t start;                   /* boottime */
@@ -557,16 +559,44 @@ static bool same_origin(const char *a, const char *base, const char *b) {
         return same;
 }
 
-/* With auth: header and follow_redirects, the header carrying the secret
- * would go wherever a redirect points (libcurl keeps custom headers other
- * than Authorization and Cookie on a redirect to another host): such a
- * redirect is not followed. */
+/* The chain the server presented on the connection this request made,
+ * straight from OpenSSL, which has parsed it for the handshake already
+ * (CURLOPT_CERTINFO would have libcurl render every certificate as text
+ * for it to be parsed again: a fifth of the CPU a probe costs). A reused
+ * connection gives nothing: its chain is as old as the connection. */
+static void probe_read_cert(Probe *p) {
+        const struct curl_tlssessioninfo *info = NULL;
+        ProbeCert cert;
+
+        if (p->tcp_connected == 0 ||
+            curl_easy_getinfo(p->easy, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || !info ||
+            info->backend != CURLSSLBACKEND_OPENSSL || !info->internals ||
+            probe_cert_from_chain(SSL_get_peer_cert_chain(info->internals), &cert) < 0)
+                return;
+        p->result.cert_not_after = cert.not_after;
+        memcpy(p->result.cert_subject, cert.subject, sizeof cert.subject);
+        memcpy(p->result.cert_sha256, cert.sha256, sizeof cert.sha256);
+        if (p->full_handshake)
+                p->host->last_full_handshake = clock_boottime(p->engine->clock);
+}
+
+/* Every header line of the answer. The first one is when the connection's
+ * certificate chain is read. And with auth: header and follow_redirects,
+ * the header carrying the secret would go wherever a redirect points
+ * (libcurl keeps custom headers other than Authorization and Cookie on a
+ * redirect to another host): such a redirect is not followed. */
 static size_t probe_on_header(char *buf, size_t size, size_t nitems, void *userdata) {
         Probe *p = userdata;
         size_t n = size * nitems;
         long status = 0;
         char *effective = NULL;
 
+        if (!p->cert_looked) {
+                p->cert_looked = true;
+                probe_read_cert(p);
+        }
+        if (p->link->auth != PROBE_AUTH_HEADER || !p->link->follow_redirects)
+                return n;
         if (n < 9 || strncasecmp(buf, "location:", 9) != 0)
                 return n;
         if (curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status < 300 || status > 399)
@@ -658,8 +688,11 @@ static int probe_new_easy(Probe *p, const char *url, bool request) {
                         SETOPT(c, CURLOPT_FORBID_REUSE, 1L);
         } else if (e->share)
                 SETOPT(c, CURLOPT_SHARE, e->share);
-        if (request)
-                SETOPT(c, CURLOPT_CERTINFO, 1L);
+        if (request) {
+                p->cert_looked = false;
+                SETOPT(c, CURLOPT_HEADERFUNCTION, probe_on_header);
+                SETOPT(c, CURLOPT_HEADERDATA, p);
+        }
         return 0;
 }
 
@@ -748,10 +781,6 @@ static int probe_begin_request(Probe *p, const Credential *cred) {
                 if (!p->headers)
                         return -ENOMEM;
                 SETOPT(c, CURLOPT_HTTPHEADER, p->headers);
-                if (l->follow_redirects) {
-                        SETOPT(c, CURLOPT_HEADERFUNCTION, probe_on_header);
-                        SETOPT(c, CURLOPT_HEADERDATA, p);
-                }
                 break;
         }
         default:
@@ -847,7 +876,6 @@ static void probe_request_done(Probe *p, CURLcode code) {
         ProbeEngine *e = p->engine;
         Link *l = p->link;
         bool connected, tls_done;
-        long n_connects = 0;
 
         probe_collect(p, &connected, &tls_done);
         long status = p->result.http_status;
@@ -900,18 +928,6 @@ static void probe_request_done(Probe *p, CURLcode code) {
                 }
         }
 
-        /* the endpoint's certificate, when this transfer made a connection */
-        struct curl_certinfo *ci = NULL;
-        ProbeCert cert;
-        (void) curl_easy_getinfo(p->easy, CURLINFO_NUM_CONNECTS, &n_connects);
-        if (n_connects > 0 && curl_easy_getinfo(p->easy, CURLINFO_CERTINFO, &ci) == CURLE_OK &&
-            probe_cert_from_certinfo(ci, &cert) >= 0) {
-                p->result.cert_not_after = cert.not_after;
-                memcpy(p->result.cert_subject, cert.subject, sizeof cert.subject);
-                memcpy(p->result.cert_sha256, cert.sha256, sizeof cert.sha256);
-                if (p->full_handshake)
-                        p->host->last_full_handshake = clock_boottime(e->clock);
-        }
         probe_complete(p);
 }
 

@@ -2,6 +2,7 @@
 /* The probe engine's pure parts fed good and hostile input: classes from
  * transfer outcomes, certificates from libcurl's certificate info, OAuth2
  * token answers. */
+#include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
 #include "probe-util.h"
@@ -112,40 +113,38 @@ START_TEST(test_cert_pem) {
 }
 END_TEST
 
-/* The chain as CURLOPT_CERTINFO gives it: the earliest notAfter wins,
- * whichever position it has; what does not parse is skipped. */
-START_TEST(test_cert_certinfo) {
-        char *cert_a, *cert_b;
-        ck_assert_int_ge(asprintf(&cert_a, "Cert:%s", pem_a), 0);
-        ck_assert_int_ge(asprintf(&cert_b, "Cert:%s", pem_b), 0);
-        struct curl_slist *la = curl_slist_append(NULL, "Subject:CN = unit.test");
-        la = curl_slist_append(la, "Expire date:Nov 20 14:57:45 2036 GMT");
-        la = curl_slist_append(la, cert_a);
-        struct curl_slist *lb = curl_slist_append(NULL, cert_b);
-        struct curl_slist *junk = curl_slist_append(NULL, "Cert:-----BEGIN CERTIFICATE-----\nAAAA\n");
-        struct curl_slist *chain[] = { la, junk, lb };
-        struct curl_certinfo ci = { .num_of_certs = 3, .certinfo = chain };
+static X509 *x509_from_pem(const char *pem) {
+        BIO *bio = BIO_new_mem_buf(pem, -1);
+        ck_assert_ptr_nonnull(bio);
+        X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+        ck_assert_ptr_nonnull(x);
+        return x;
+}
+
+/* The chain as the server presented it: the earliest notAfter wins,
+ * whichever position it has. */
+START_TEST(test_cert_chain) {
+        X509 *a = x509_from_pem(pem_a), *b = x509_from_pem(pem_b);
+        STACK_OF(X509) *chain = sk_X509_new_null();
         ProbeCert c;
 
-        ck_assert_int_eq(probe_cert_from_certinfo(&ci, &c), 0);
+        ck_assert_int_eq(probe_cert_from_chain(NULL, &c), -ENODATA);
+        ck_assert_int_eq(probe_cert_from_chain(chain, &c), -ENODATA);
+        sk_X509_push(chain, a);
+        ck_assert_int_eq(probe_cert_from_chain(chain, &c), 0);
+        ck_assert_str_eq(c.subject, "CN=unit.test,O=Tomslink\\, Unit");
+        sk_X509_push(chain, b);
+        ck_assert_int_eq(probe_cert_from_chain(chain, &c), 0);
         ck_assert_uint_eq(c.not_after, 1798037865ULL * USEC_PER_SEC);
         ck_assert_str_eq(c.subject, "CN=short.test");
         ck_assert_str_eq(c.sha256, "78de29ba0710c6f98891cdc787e3d57697bcbe4f01c62b9c30da039f59204fb1");
-
-        ci.num_of_certs = 1;
-        ck_assert_int_eq(probe_cert_from_certinfo(&ci, &c), 0);
-        ck_assert_str_eq(c.subject, "CN=unit.test,O=Tomslink\\, Unit");
-        chain[0] = junk;
-        ck_assert_int_eq(probe_cert_from_certinfo(&ci, &c), -ENODATA);
-        ci.num_of_certs = 0;
-        ck_assert_int_eq(probe_cert_from_certinfo(&ci, &c), -ENODATA);
-        ck_assert_int_eq(probe_cert_from_certinfo(NULL, &c), -ENODATA);
-
-        curl_slist_free_all(la);
-        curl_slist_free_all(lb);
-        curl_slist_free_all(junk);
-        free(cert_a);
-        free(cert_b);
+        /* the order does not matter */
+        sk_X509_delete(chain, 0);
+        sk_X509_push(chain, a);
+        ck_assert_int_eq(probe_cert_from_chain(chain, &c), 0);
+        ck_assert_str_eq(c.subject, "CN=short.test");
+        sk_X509_pop_free(chain, X509_free);
 }
 END_TEST
 
@@ -236,7 +235,7 @@ END_TEST
 static Suite *suite(void) {
         Suite *s = suite_create("probe-util");
         TCase *tc = tcase_create("core");
-        ADD_TESTS(tc, test_classify, test_tls_problem, test_cert_pem, test_cert_certinfo, test_token_response,
+        ADD_TESTS(tc, test_classify, test_tls_problem, test_cert_pem, test_cert_chain, test_token_response,
                   test_token_error, test_copy_text);
         suite_add_tcase(s, tc);
         return s;
