@@ -68,6 +68,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def send(self, code, body=b"", extra=(), ctype="text/plain"):
+        # no longer active once the answer starts: the client may start its
+        # next request the moment it has read this one, before this thread
+        # runs again
+        self.finished()
         self.send_response(code)
         for k, v in extra:
             self.send_header(k, v)
@@ -139,9 +143,19 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, b"x" * (1 << 20))
         return self.send(404, b"not found\n")
 
+    def finished(self):
+        with lock:
+            if self.active:
+                self.active = False
+                state["active"] -= 1
+                state["active_by_path"][self.path] = state["active_by_path"].get(self.path, 1) - 1
+                self.rec["end"] = time.time()
+
     def dispatch(self):
         rec = {"listener": self.listener, "method": self.command, "path": self.path,
                "headers": dict(self.headers), "start": time.time()}
+        self.rec = rec
+        self.active = True
         with lock:
             state["active"] += 1
             state["max_active"] = max(state["max_active"], state["active"])
@@ -152,10 +166,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.handle_one()
         finally:
-            with lock:
-                state["active"] -= 1
-                state["active_by_path"][self.path] = state["active_by_path"].get(self.path, 1) - 1
-                rec["end"] = time.time()
+            self.finished()
 
     do_GET = do_HEAD = do_POST = dispatch
 
