@@ -5,7 +5,11 @@
  * until every result is in, and prints one JSON object: wall time, CPU
  * time (user + sys of this process), peak RSS, the memory an idle link
  * costs, how often the CA file was opened (inotify), and the results by
- * class. Driven by tests/bench/probe-throughput; not a test. */
+ * class. Driven by tests/bench/probe-throughput; not a test.
+ *
+ * With --baseline the same requests go through libcurl alone, one at a
+ * time on one multi handle (so the CA store is cached as in the engine),
+ * each on a fresh connection: the floor for a probe with a full handshake. */
 #include <getopt.h>
 #include <openssl/x509_vfy.h>
 #include <stdio.h>
@@ -89,6 +93,60 @@ static double tv_s(struct timeval tv) {
         return (double) tv.tv_sec + (double) tv.tv_usec / 1e6;
 }
 
+static size_t discard(char *ptr, size_t size, size_t n, void *userdata) {
+        return size * n;
+}
+
+static int baseline(unsigned n_links, const unsigned *ports, unsigned n_ports, const char *ca) {
+        struct rusage r0, r1;
+        unsigned ok = 0;
+        CURLM *m = curl_multi_init();
+        if (!m)
+                return 1;
+        getrusage(RUSAGE_SELF, &r0);
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        for (unsigned i = 0; i < n_links; i++) {
+                char url[96], user[32], secret[48];
+                snprintf(url, sizeof url, "https://127.0.0.1:%u/e/%u", ports[i % n_ports], i);
+                snprintf(user, sizeof user, "u%u", i);
+                snprintf(secret, sizeof secret, "s%u-Wq8v3LkP", i);
+                CURL *c = curl_easy_init();
+                if (!c)
+                        return 1;
+                curl_easy_setopt(c, CURLOPT_URL, url);
+                curl_easy_setopt(c, CURLOPT_USERNAME, user);
+                curl_easy_setopt(c, CURLOPT_PASSWORD, secret);
+                curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+                curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+                curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+                curl_easy_setopt(c, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+                curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+                curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+                curl_easy_setopt(c, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+                curl_multi_add_handle(m, c);
+                int running = 1;
+                while (running) {
+                        curl_multi_perform(m, &running);
+                        if (running)
+                                curl_multi_poll(m, NULL, 0, 1000, NULL);
+                }
+                long status = 0;
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+                ok += status == 200;
+                curl_multi_remove_handle(m, c);
+                curl_easy_cleanup(c);
+        }
+        usec_t t1 = now_usec(CLOCK_MONOTONIC);
+        getrusage(RUSAGE_SELF, &r1);
+        curl_multi_cleanup(m);
+        double user = tv_s(r1.ru_utime) - tv_s(r0.ru_utime), sys = tv_s(r1.ru_stime) - tv_s(r0.ru_stime);
+        printf("{\"links\": %u, \"baseline\": true, \"wall_s\": %.3f, \"user_s\": %.3f, \"sys_s\": %.3f, "
+               "\"cpu_ms_per_probe\": %.4f, \"ok\": %u}\n",
+               n_links, (double) (t1 - t0) / 1e6, user, sys, (user + sys) * 1000.0 / n_links, ok);
+        return ok == n_links ? 0 : 1;
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "links", required_argument, NULL, 'n' },
@@ -97,10 +155,11 @@ int main(int argc, char *argv[]) {
                 { "max-parallel", required_argument, NULL, 'm' },
                 { "per-host", required_argument, NULL, 'h' },
                 { "reuse", required_argument, NULL, 'r' },
+                { "baseline", no_argument, NULL, 'b' },
                 {},
         };
         unsigned n_links = 1000, max_parallel = 64, per_host = 4, ports[256], n_ports = 0;
-        bool reuse = true;
+        bool reuse = true, base = false;
         const char *ca = NULL;
         int c;
 
@@ -128,14 +187,19 @@ int main(int argc, char *argv[]) {
                 case 'r':
                         reuse = streq(optarg, "yes") || streq(optarg, "true") || streq(optarg, "1");
                         break;
+                case 'b':
+                        base = true;
+                        break;
                 default:
                         return 2;
                 }
         if (n_ports == 0 || !ca || n_links == 0) {
                 fprintf(stderr, "usage: bench-probe --ports P1,P2,... --ca FILE [--links N] [--max-parallel M] "
-                                "[--per-host K] [--reuse yes|no]\n");
+                                "[--per-host K] [--reuse yes|no] [--baseline]\n");
                 return 2;
         }
+        if (base)
+                return curl_glue_global_init() < 0 ? 1 : baseline(n_links, ports, n_ports, ca);
 
         /* before the inotify watch: these opens are not the engine's */
         double ca_ms = ca_parse_ms(ca);
