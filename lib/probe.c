@@ -71,6 +71,7 @@ struct Link {
         bool queued, urgent;
         Link *queue_prev, *queue_next;
 
+        usec_t last_start;              /* boottime the last probe started, 0: never */
         usec_t base;                    /* boottime of this round's slot */
         usec_t due;                     /* base plus this round's jitter: the heap key */
         size_t heap_idx;
@@ -402,6 +403,7 @@ static void link_place(ProbeEngine *e, Link *l, usec_t now) {
  * next slot, which keeps the link's place in the interval. */
 static void link_on_slot(ProbeEngine *e, Link *l, usec_t now) {
         usec_t late = now > l->due ? now - l->due : 0;
+        usec_t since = l->last_start > 0 ? now - l->last_start : USEC_INFINITY;
         char a[DURATION_MAX];
 
         if (late > MAX(l->interval / 4, PROBE_LATE_MIN))
@@ -410,6 +412,10 @@ static void link_on_slot(ProbeEngine *e, Link *l, usec_t now) {
         else if (l->probe || l->queued)
                 log_debug_to(&e->logger, "probe %s: previous probe still %s, slot skipped", l->name,
                              l->probe ? "running" : "waiting");
+        else if (since < l->interval / 4)
+                /* probed on request a moment ago (probe_now()) */
+                log_debug_to(&e->logger, "probe %s: probed %s ago, slot skipped", l->name,
+                             format_duration(a, sizeof a, since - since % USEC_PER_MSEC));
         else {
                 queue_add(l, false);
                 host_update_ring(e, l->host);
@@ -1028,6 +1034,7 @@ static int probe_start(ProbeEngine *e, Link *l) {
                 .total = USEC_INFINITY,
         };
         l->probe = p;
+        l->last_start = now;
         e->in_flight++;
         p->host->in_flight++;
 
