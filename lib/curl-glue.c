@@ -146,7 +146,9 @@ static int curl_glue_timer_cb(CURLM *multi, long timeout_ms, void *userdata) {
                         return -1;
                 return 0;
         }
-        if (sd_event_add_time(g->event, &g->timer, CLOCK_BOOTTIME, when, 0, curl_glue_on_timer, g) < 0)
+        /* accuracy 1 µs: 0 would mean sd-event's default of 250 ms, and every
+         * timeout and retry libcurl asks for would come that late */
+        if (sd_event_add_time(g->event, &g->timer, CLOCK_BOOTTIME, when, 1, curl_glue_on_timer, g) < 0)
                 return -1;
         (void) sd_event_source_set_description(g->timer, "curl-timer");
         return 0;
