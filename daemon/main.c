@@ -1,16 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sysexits.h>
+#include <systemd/sd-daemon.h>
 
 #include "build-config.h"
 #include "config.h"
+#include "daemon-log.h"
+#include "manager.h"
 #include "strv.h"
 
 #define DEFAULT_CONFIG TOMSLINK_SYSCONFDIR "/tomslink/tomslink.yaml"
 
 static const char *arg_config = DEFAULT_CONFIG;
 static bool arg_check_config = false;
+static bool arg_debug = false;
 
 static void help(void) {
         printf("Usage: tomslinkd [OPTIONS]\n\n"
@@ -18,6 +26,7 @@ static void help(void) {
                "  -c --config=PATH    configuration file (default %s)\n"
                "     --check-config   validate the configuration, print a summary and exit\n"
                "                      (0 when valid, 78 with every error listed when not)\n"
+               "  -d --debug          log debug messages too\n"
                "  -h --help           show this help\n"
                "     --version        show the version\n\n"
                "See tomslinkd(8) and tomslink.yaml(5).\n",
@@ -31,10 +40,11 @@ static int parse_argv(int argc, char *argv[]) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                { "debug", no_argument, NULL, 'd' },
                 {},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hc:d", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -47,6 +57,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_CHECK_CONFIG:
                         arg_check_config = true;
+                        break;
+                case 'd':
+                        arg_debug = true;
                         break;
                 default:
                         return -EINVAL;
@@ -76,12 +89,65 @@ static int check_config(void) {
         return EXIT_SUCCESS;
 }
 
+/* Secrets pass through this process's memory: no core dumps, no ptrace
+ * by other processes of the same user. */
+static void harden_process(void) {
+        struct rlimit no_core = {};
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        (void) setrlimit(RLIMIT_CORE, &no_core);
+        umask(0077);
+}
+
+static int run(void) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        Config *config = NULL;
+        sigset_t mask;
+        int r;
+
+        r = config_load_file(arg_config, NULL, &config, &errors);
+        if (r < 0) {
+                STRV_FOREACH(e, errors)
+                        log_error("%s", *e);
+                (void) sd_notifyf(false, "STATUS=Invalid configuration %s (%zu errors)", arg_config, strv_length(errors));
+                return EX_CONFIG;
+        }
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        r = manager_new(arg_config, config, &m);
+        if (r < 0) {
+                config_free(config);
+                log_error_errno(r, "Cannot start");
+                return EXIT_FAILURE;
+        }
+        r = manager_start(m);
+        if (r < 0) {
+                (void) sd_notifyf(false, "STATUS=Failed to start: %s", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        _cleanup_free_ char *summary = config_summary(m->config);
+        log_info("tomslinkd %s started: %s; state in %s", TOMSLINK_VERSION, summary ?: "", m->state_directory);
+        r = manager_run(m);
+        if (r < 0) {
+                log_error_errno(r, "Event loop failed");
+                return EXIT_FAILURE;
+        }
+        log_info("Stopped");
+        return EXIT_SUCCESS;
+}
+
 int main(int argc, char *argv[]) {
         int r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EX_USAGE : EXIT_SUCCESS;
         if (arg_check_config)
                 return check_config();
-        fprintf(stderr, "tomslinkd: the service loop is not built yet; use --check-config\n");
-        return EXIT_FAILURE;
+        harden_process();
+        daemon_log_setup(arg_debug);
+        return run();
 }

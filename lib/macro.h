@@ -15,6 +15,7 @@
 #define _warn_unused_result_ __attribute__((warn_unused_result))
 #define _pure_ __attribute__((pure))
 #define _const_ __attribute__((const))
+#define _fallthrough_ __attribute__((__fallthrough__))
 #define _likely_(x) (__builtin_expect(!!(x), 1))
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "strv.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 char **strv_free(char **l) {
@@ -43,6 +44,17 @@ int strv_extend(char ***l, const char *s) {
         if (!d)
                 return -ENOMEM;
         return strv_push(l, d);
+}
+
+int strv_extendf(char ***l, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        va_start(ap, fmt);
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_push(l, s);
 }
 
 char **strv_copy(char * const *l) {

@@ -1,0 +1,1020 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "manager.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "build-config.h"
+#include "control.h"
+#include "daemon-log.h"
+#include "journal.h"
+#include "strbuf.h"
+#include "strv.h"
+
+#define DEFAULT_STATE_DIRECTORY TOMSLINK_LOCALSTATEDIR "/lib/tomslink"
+#define DEFAULT_RUNTIME_DIRECTORY TOMSLINK_RUNSTATEDIR "/tomslink"
+#define STOP_TIMEOUT_USEC (3 * USEC_PER_SEC)
+#define PROBE_HISTORY_LOAD 20
+
+/* ---- links ----------------------------------------------------------------- */
+
+static Link *link_free(Link *l) {
+        if (!l)
+                return NULL;
+        free(l->name);
+        free(l->silence_reason);
+        credential_info_done(&l->credential);
+        return mfree(l);
+}
+
+static int link_cmp(const void *a, const void *b) {
+        return strcmp((*(Link *const *) a)->name, (*(Link *const *) b)->name);
+}
+
+Link *manager_find_link(Manager *m, const char *name) {
+        size_t lo = 0, hi = m->n_links;
+        if (!name)
+                return NULL;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int d = strcmp(name, m->links[mid]->name);
+                if (d == 0)
+                        return m->links[mid];
+                if (d < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
+}
+
+static void problem_from_store(ProblemState *dst, const Problem *p) {
+        *dst = (ProblemState) {
+                .open = true,
+                .since = p->since,
+                .failures = p->failures,
+                .last_class = p->last_class,
+                .last_http_status = p->last_http_status,
+                .notified = p->notified,
+                .last_notified = p->last_notified,
+        };
+        snprintf(dst->last_error, sizeof dst->last_error, "%s", p->last_error ?: "");
+}
+
+static void scope_generation(char *buf, size_t n, uint64_t generation) {
+        snprintf(buf, n, "gen:%llu", (unsigned long long) generation);
+}
+
+static void scope_cert(char *buf, size_t n, const char *sha256) {
+        snprintf(buf, n, "cert:%s", sha256);
+}
+
+static void scope_problem(char *buf, size_t n, usec_t since) {
+        snprintf(buf, n, "problem:%llu", (unsigned long long) since);
+}
+
+static int ledger_load_thresholds(Manager *m, const char *link, AlertKind kind, const char *scope, unsigned *dst,
+                                  size_t *ret_n) {
+        _cleanup_free_ unsigned *v = NULL;
+        size_t n = 0;
+        int r = store_ledger_thresholds(m->store, link, kind, scope, &v, &n);
+        if (r < 0)
+                return r;
+        *ret_n = MIN(n, (size_t) ALERT_THRESHOLDS_MAX);
+        if (*ret_n > 0)
+                memcpy(dst, v, *ret_n * sizeof(unsigned));
+        return 0;
+}
+
+/* Restores what the alert engine knew about a link from the store. */
+static int link_load_state(Manager *m, Link *l) {
+        char scope[96];
+        int r;
+
+        l->alert = (LinkAlertState) {};
+        l->alert.down.last_class = l->alert.auth.last_class = _PROBE_CLASS_INVALID;
+        credential_info_done(&l->credential);
+        l->has_credential = false;
+
+        r = store_credential_get(m->store, l->name, &l->credential);
+        if (r >= 0) {
+                l->has_credential = true;
+                alert_state_set_credential(&l->alert, l->credential.generation, l->credential.generated);
+                scope_generation(scope, sizeof scope, l->credential.generation);
+                r = ledger_load_thresholds(m, l->name, ALERT_CREDENTIAL_EXPIRING, scope, l->alert.expiry_sent,
+                                           &l->alert.n_expiry_sent);
+                if (r < 0)
+                        return r;
+                usec_t t;
+                if (store_ledger_last(m->store, l->name, ALERT_CREDENTIAL_EXPIRED, scope, &t) >= 0)
+                        l->alert.expired_sent = t;
+        } else if (r != -ENOENT)
+                return r;
+
+        LinkCounters c;
+        r = store_counters_get(m->store, l->name, &c);
+        if (r < 0)
+                return r;
+        l->alert.failures = c.failures;
+        l->alert.auth_failures = c.auth_failures;
+        l->alert.last_probe = c.last_probe;
+        l->alert.last_ok = c.last_ok;
+
+        Problem *problems = NULL;
+        size_t n_problems = 0;
+        r = store_problem_list(m->store, l->name, &problems, &n_problems);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_problems; i++) {
+                if (problems[i].kind == ALERT_LINK_DOWN)
+                        problem_from_store(&l->alert.down, &problems[i]);
+                else if (problems[i].kind == ALERT_AUTH_REJECTED)
+                        problem_from_store(&l->alert.auth, &problems[i]);
+                if (!l->alert.failing_since || problems[i].since < l->alert.failing_since)
+                        l->alert.failing_since = problems[i].since;
+        }
+        problem_array_free(problems, n_problems);
+        if (l->alert.failures > 0 && !l->alert.failing_since)
+                l->alert.failing_since = l->alert.last_probe;
+
+        ProbeResult *history = NULL;
+        size_t n_history = 0;
+        r = store_probe_list(m->store, l->name, PROBE_HISTORY_LOAD, &history, &n_history);
+        if (r < 0)
+                return r;
+        if (n_history > 0) {
+                l->last = history[0];
+                l->has_last = true;
+        }
+        for (size_t i = 0; i < n_history; i++)
+                if (history[i].cert_sha256[0] && history[i].cert_not_after) {
+                        snprintf(l->alert.cert_sha256, sizeof l->alert.cert_sha256, "%s", history[i].cert_sha256);
+                        snprintf(l->alert.cert_subject, sizeof l->alert.cert_subject, "%s", history[i].cert_subject);
+                        l->alert.cert_not_after = history[i].cert_not_after;
+                        break;
+                }
+        free(history);
+        if (l->alert.cert_sha256[0]) {
+                scope_cert(scope, sizeof scope, l->alert.cert_sha256);
+                r = ledger_load_thresholds(m, l->name, ALERT_ENDPOINT_CERT_EXPIRING, scope, l->alert.cert_sent,
+                                           &l->alert.n_cert_sent);
+                if (r < 0)
+                        return r;
+        }
+
+        Silence s;
+        free(l->silence_reason);
+        l->silence_reason = NULL;
+        l->silenced_until = 0;
+        if (store_silence_get(m->store, l->name, clock_realtime(m->clock), &s) >= 0) {
+                l->silenced_until = s.until;
+                l->silence_reason = TAKE_PTR(s.reason);
+                silence_done(&s);
+        }
+        return 0;
+}
+
+static int link_new(Manager *m, const LinkConfig *lc, Link **ret) {
+        Link *l = calloc(1, sizeof(Link));
+        if (!l)
+                return -ENOMEM;
+        l->name = strdup(lc->name);
+        if (!l->name) {
+                free(l);
+                return -ENOMEM;
+        }
+        l->config = lc;
+        *ret = l;
+        return 0;
+}
+
+/* ---- state ------------------------------------------------------------------- */
+
+static void problem_to_store(Problem *dst, const char *link, AlertKind kind, const ProblemState *p) {
+        *dst = (Problem) {
+                .link = (char *) link,
+                .kind = kind,
+                .since = p->since,
+                .failures = p->failures,
+                .last_class = p->last_class,
+                .last_http_status = p->last_http_status,
+                .last_error = (char *) p->last_error,
+                .notified = p->notified,
+                .last_notified = p->last_notified,
+        };
+}
+
+static int link_save(Manager *m, Link *l) {
+        LinkCounters c = {
+                .failures = l->alert.failures,
+                .auth_failures = l->alert.auth_failures,
+                .last_probe = l->alert.last_probe,
+                .last_ok = l->alert.last_ok,
+        };
+        int r = store_counters_put(m->store, l->name, &c);
+        if (r < 0)
+                return r;
+        const struct {
+                AlertKind kind;
+                const ProblemState *p;
+        } problems[] = { { ALERT_LINK_DOWN, &l->alert.down }, { ALERT_AUTH_REJECTED, &l->alert.auth } };
+        for (size_t i = 0; i < ELEMENTSOF(problems); i++) {
+                if (problems[i].p->open) {
+                        Problem p;
+                        problem_to_store(&p, l->name, problems[i].kind, problems[i].p);
+                        r = store_problem_put(m->store, &p);
+                } else {
+                        r = store_problem_delete(m->store, l->name, problems[i].kind);
+                        if (r == -ENOENT)
+                                r = 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        l->dirty = false;
+        return 0;
+}
+
+static int on_flush(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        int r;
+        bool any = false;
+        for (size_t i = 0; i < m->n_links; i++)
+                any = any || m->links[i]->dirty;
+        if (!any)
+                return 0;
+        r = store_begin(m->store);
+        if (r < 0) {
+                log_error_errno(r, "Failed to write link state");
+                return 0;
+        }
+        for (size_t i = 0; i < m->n_links; i++)
+                if (m->links[i]->dirty) {
+                        r = link_save(m, m->links[i]);
+                        if (r < 0)
+                                break;
+                }
+        if (r < 0) {
+                (void) store_rollback(m->store);
+                log_error_errno(r, "Failed to write link state (kept in memory, retried at the next change)");
+                return 0;
+        }
+        r = store_commit(m->store);
+        if (r < 0)
+                log_error_errno(r, "Failed to commit link state");
+        return 0;
+}
+
+static void manager_mark_dirty(Manager *m, Link *l) {
+        l->dirty = true;
+        if (m->flush_event)
+                (void) sd_event_source_set_enabled(m->flush_event, SD_EVENT_ONESHOT);
+}
+
+/* ---- time windows -------------------------------------------------------------- */
+
+static bool window_applies(const MaintenanceWindow *w, const Link *l) {
+        return !w->links || strv_contains(w->links, l->name);
+}
+
+bool manager_in_maintenance(Manager *m, const Link *l, usec_t t) {
+        for (size_t i = 0; i < m->config->n_maintenance; i++) {
+                const MaintenanceWindow *w = &m->config->maintenance[i];
+                if (t >= w->start && t < w->end && window_applies(w, l))
+                        return true;
+        }
+        return false;
+}
+
+bool manager_is_silenced(Manager *m, const Link *l, usec_t t) {
+        return l->silenced_until > t;
+}
+
+static bool link_held(Manager *m, const Link *l, usec_t t) {
+        return manager_in_maintenance(m, l, t) || manager_is_silenced(m, l, t);
+}
+
+LinkState manager_link_state(Manager *m, const Link *l, usec_t now, unsigned *ret_problems) {
+        AlertPolicy p;
+        alert_policy_init(&p, m->config, l->config);
+        return alert_engine_link_state(&p, &l->alert, now, manager_in_maintenance(m, l, now),
+                                       manager_is_silenced(m, l, now), ret_problems);
+}
+
+/* ---- raising alerts ------------------------------------------------------------- */
+
+static void record_ledger(Manager *m, Link *l, const Alert *a) {
+        char scope[96];
+        int64_t threshold = -1;
+        int r;
+
+        switch (a->kind) {
+        case ALERT_CREDENTIAL_EXPIRING:
+                threshold = a->threshold;
+                _fallthrough_;
+        case ALERT_CREDENTIAL_EXPIRED:
+                scope_generation(scope, sizeof scope, a->generation);
+                break;
+        case ALERT_ENDPOINT_CERT_EXPIRING:
+                threshold = a->threshold;
+                scope_cert(scope, sizeof scope, a->cert_sha256 ?: "");
+                break;
+        case ALERT_AUTH_REJECTED:
+        case ALERT_LINK_DOWN:
+        case ALERT_LINK_RECOVERED:
+                scope_problem(scope, sizeof scope, a->since);
+                break;
+        default:
+                return;
+        }
+        r = store_ledger_record(m->store, l->name, a->kind, scope, threshold, a->time);
+        if (r < 0)
+                log_error_errno(r, "%s: failed to record %s in the alert ledger", l->name, alert_kind_to_string(a->kind));
+}
+
+void manager_raise(Manager *m, Link *l, AlertList *alerts) {
+        for (size_t i = 0; i < alerts->n; i++) {
+                Alert *a = &alerts->alerts[i];
+                _cleanup_free_ char *summary = alert_summary(a, m->config->tz);
+                if (!summary) {
+                        log_error("Out of memory while raising an alert");
+                        continue;
+                }
+                if (journal_send_alert(a, summary, m->config->tz, l && l->config ? l->config->cds_code : NULL) < 0)
+                        journal_fallback_alert(stderr, a, summary);
+                if (l)
+                        record_ledger(m, l, a);
+                int r = store_alert_log_append(m->store, a, summary);
+                if (r < 0)
+                        log_error_errno(r, "Failed to add to the alert log");
+                if (!a->held)
+                        manager_queue_mail(m, l, a);
+        }
+        alert_list_done(alerts);
+        if (m->status_event)
+                (void) sd_event_source_set_enabled(m->status_event, SD_EVENT_ONESHOT);
+}
+
+/* ---- mail ------------------------------------------------------------------------ */
+
+void manager_queue_mail(Manager *m, Link *l, const Alert *a) {
+        if (!m->mailer)
+                return;
+        int r = mailer_queue_alert(m->mailer, a, l ? l->config : NULL, NULL);
+        if (r < 0)
+                log_error_errno(r, "%s: cannot queue the %s e-mail (the alert is in the journal)", l ? l->name : "tomslinkd",
+                                alert_kind_to_string(a->kind));
+}
+
+static void on_mail_event(Mailer *mailer, const MailerEvent *e, void *userdata) {
+        switch (e->type) {
+        case MAILER_EVENT_DELIVERED:
+                log_info("E-mail delivered: %s", e->subject ?: "");
+                break;
+        case MAILER_EVENT_REFUSED:
+                log_warning("E-mail refused for %s, not retried for that recipient: %s (%s)", e->recipient ?: "?",
+                            e->text ?: "", e->subject ?: "");
+                break;
+        case MAILER_EVENT_RETRY:
+                log_warning("E-mail not delivered, will retry (attempt %u): %s", e->attempts, e->text ?: "");
+                break;
+        case MAILER_EVENT_FAILED:
+                log_error("E-mail %s: %s (%s)", e->given_up ? "given up after 24 hours" : "refused by every recipient",
+                          e->text ?: "", e->subject ?: "");
+                break;
+        case MAILER_EVENT_ERROR:
+                log_error_errno(e->error, "Mail delivery: %s", e->text ?: "error");
+                break;
+        default:
+                break;
+        }
+}
+
+static void on_mail_undeliverable(Mailer *mailer, const Alert *a, void *userdata) {
+        Manager *m = userdata;
+        AlertList l = {};
+        /* sent to the journal and queued for email.to only (by the mailer's
+         * formatter); one that is itself undeliverable gives no further one */
+        l.alerts = calloc(1, sizeof(Alert));
+        if (!l.alerts || alert_copy(&l.alerts[0], a) < 0) {
+                free(l.alerts);
+                log_error("Out of memory while reporting an undeliverable e-mail");
+                return;
+        }
+        l.n = 1;
+        manager_raise(m, NULL, &l);
+}
+
+static int load_smtp_password(Manager *m, const Config *c, char **ret) {
+        *ret = NULL;
+        if (!c->email.enabled || !c->email.username)
+                return 0;
+        int r = smtp_password_load(&c->email, getenv("CREDENTIALS_DIRECTORY"), ret);
+        if (r < 0) {
+                _cleanup_free_ char *path = smtp_password_path(&c->email, getenv("CREDENTIALS_DIRECTORY"));
+                return log_error_errno(r, "Cannot read the SMTP password%s%s", path ? " from " : " (no email.password_file and no systemd credential tomslink.smtp)",
+                                       path ?: "");
+        }
+        return 0;
+}
+
+static int manager_setup_mail(Manager *m, const Config *c) {
+        char *password = NULL;
+        char hostname[256] = "localhost";
+        int r;
+
+        if (!c->email.enabled) {
+                if (m->mailer) {
+                        mailer_stop(m->mailer);
+                        m->mailer = mailer_free(m->mailer);
+                }
+                return 0;
+        }
+        r = load_smtp_password(m, c, &password);
+        if (r < 0)
+                return r;
+        if (m->mailer)
+                r = mailer_set_config(m->mailer, c, password);
+        else {
+                (void) gethostname(hostname, sizeof hostname - 1);
+                MailerCallbacks cb = { .event = on_mail_event, .undeliverable = on_mail_undeliverable, .userdata = m };
+                r = mailer_new(m->glue, m->store, m->clock, c, password, hostname, &cb, daemon_logger(), &m->mailer);
+        }
+        smtp_password_free(password);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up e-mail delivery");
+        return 0;
+}
+
+/* ---- ticks --------------------------------------------------------------------- */
+
+static void link_tick(Manager *m, Link *l, usec_t now) {
+        AlertPolicy p;
+        AlertList alerts = {};
+        alert_policy_init(&p, m->config, l->config);
+        int r = alert_engine_tick(&p, l->name, &l->alert, now, link_held(m, l, now), &alerts);
+        if (r < 0)
+                log_error_errno(r, "%s: failed to evaluate alerts", l->name);
+        if (alerts.n > 0)
+                manager_mark_dirty(m, l);
+        manager_raise(m, l, &alerts);
+        l->next_tick = alert_engine_next_tick(&p, &l->alert, now);
+}
+
+/* The next instant after now at which a window starts or ends or a silence ends. */
+static usec_t next_boundary(Manager *m, usec_t now) {
+        usec_t next = USEC_INFINITY;
+        for (size_t i = 0; i < m->config->n_maintenance; i++) {
+                const MaintenanceWindow *w = &m->config->maintenance[i];
+                if (w->start > now)
+                        next = MIN(next, w->start);
+                if (w->end > now)
+                        next = MIN(next, w->end);
+        }
+        for (size_t i = 0; i < m->n_links; i++)
+                if (m->links[i]->silenced_until > now)
+                        next = MIN(next, m->links[i]->silenced_until);
+        return next;
+}
+
+void manager_schedule_tick(Manager *m) {
+        usec_t now = clock_realtime(m->clock), next = next_boundary(m, now);
+        for (size_t i = 0; i < m->n_links; i++)
+                next = MIN(next, m->links[i]->next_tick);
+        if (next == USEC_INFINITY) {
+                (void) sd_event_source_set_enabled(m->tick_timer, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time(m->tick_timer, MAX(next, now));
+        (void) sd_event_source_set_enabled(m->tick_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        usec_t now = clock_realtime(m->clock);
+        /* a window or silence boundary: every link it touches is re-evaluated */
+        for (size_t i = 0; i < m->n_links; i++) {
+                Link *l = m->links[i];
+                if (l->silenced_until && l->silenced_until <= now) {
+                        l->silenced_until = 0;
+                        l->next_tick = now;
+                }
+        }
+        for (size_t i = 0; i < m->config->n_maintenance; i++) {
+                const MaintenanceWindow *w = &m->config->maintenance[i];
+                if (w->end <= now && w->end + 2 * USEC_PER_SEC > now)
+                        for (size_t j = 0; j < m->n_links; j++)
+                                if (window_applies(w, m->links[j]))
+                                        m->links[j]->next_tick = now;
+        }
+        for (size_t i = 0; i < m->n_links; i++)
+                if (m->links[i]->next_tick <= now)
+                        link_tick(m, m->links[i], now);
+        manager_schedule_tick(m);
+        return 0;
+}
+
+/* ---- probes ---------------------------------------------------------------------- */
+
+static int get_credential(void *userdata, const char *link, char **ret_username, char **ret_secret,
+                          size_t *ret_secret_size) {
+        Manager *m = userdata;
+        CredentialInfo info;
+        char *secret;
+        size_t size;
+        int r = store_credential_get_secret(m->store, link, &info, &secret, &size);
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_error_errno(r, "%s: cannot read the stored credential", link);
+                return r;
+        }
+        *ret_username = TAKE_PTR(info.username);
+        credential_info_done(&info);
+        *ret_secret = secret;
+        *ret_secret_size = size;
+        return 0;
+}
+
+static void on_probe_done(ProbeEngine *e, const char *name, const ProbeResult *result, void *userdata) {
+        Manager *m = userdata;
+        Link *l = manager_find_link(m, name);
+        AlertPolicy p;
+        AlertList alerts = {};
+        int r;
+
+        if (!l)
+                return;
+        usec_t now = clock_realtime(m->clock);
+        l->last = *result;
+        l->has_last = true;
+        r = store_probe_append(m->store, l->name, result, 0);
+        if (r < 0)
+                log_error_errno(r, "%s: failed to record the probe result", l->name);
+        alert_policy_init(&p, m->config, l->config);
+        r = alert_engine_probe(&p, l->name, &l->alert, result, now, link_held(m, l, now), &alerts);
+        if (r < 0)
+                log_error_errno(r, "%s: failed to evaluate the probe result", l->name);
+        manager_mark_dirty(m, l);
+        manager_raise(m, l, &alerts);
+        l->next_tick = alert_engine_next_tick(&p, &l->alert, now);
+        manager_schedule_tick(m);
+
+        log_debug("%s: probe %s%s%s", l->name, probe_class_to_string(result->klass), result->error[0] ? ": " : "",
+                  result->error);
+
+        /* those waiting for this link's result */
+        for (ProbeWaiter **w = &m->waiters; *w;) {
+                if (streq((*w)->link, l->name)) {
+                        ProbeWaiter *done = *w;
+                        *w = done->next;
+                        done->func(m, l, result, done->userdata);
+                        free(done->link);
+                        free(done);
+                } else
+                        w = &(*w)->next;
+        }
+        if (m->stopping && probe_engine_in_flight(m->probe) == 0)
+                (void) sd_event_exit(m->event, 0);
+}
+
+int manager_probe_now(Manager *m, Link *l, ProbeWaiterFunc func, void *userdata) {
+        if (!l->has_credential)
+                return -ENOKEY;
+        int r = probe_engine_probe_now(m->probe, l->name);
+        if (r < 0)
+                return r;
+        if (func) {
+                ProbeWaiter *w = calloc(1, sizeof(ProbeWaiter));
+                if (!w || !(w->link = strdup(l->name))) {
+                        free(w);
+                        return -ENOMEM;
+                }
+                w->func = func;
+                w->userdata = userdata;
+                w->next = m->waiters;
+                m->waiters = w;
+        }
+        return 0;
+}
+
+int manager_credential_changed(Manager *m, Link *l) {
+        char scope[96];
+        CredentialInfo info;
+        int r = store_credential_get(m->store, l->name, &info);
+        if (r < 0)
+                return r;
+        credential_info_done(&l->credential);
+        l->credential = info;
+        l->has_credential = true;
+        alert_state_set_credential(&l->alert, info.generation, info.generated);
+        /* the old generation's expiry alerts no longer apply */
+        scope_generation(scope, sizeof scope, info.generation);
+        (void) store_ledger_prune(m->store, l->name, ALERT_CREDENTIAL_EXPIRING, scope);
+        (void) store_ledger_prune(m->store, l->name, ALERT_CREDENTIAL_EXPIRED, scope);
+        manager_mark_dirty(m, l);
+        link_tick(m, l, clock_realtime(m->clock));
+        manager_schedule_tick(m);
+        return 0;
+}
+
+int manager_set_silence(Manager *m, Link *l, usec_t until, const char *reason, uid_t uid) {
+        Silence s = {
+                .link = l->name,
+                .until = until,
+                .reason = (char *) reason,
+                .uid = uid,
+                .created = clock_realtime(m->clock),
+        };
+        int r = store_silence_set(m->store, &s);
+        if (r < 0)
+                return r;
+        l->silenced_until = until;
+        free(l->silence_reason);
+        l->silence_reason = reason ? strdup(reason) : NULL;
+        manager_schedule_tick(m);
+        return 0;
+}
+
+int manager_clear_silence(Manager *m, Link *l) {
+        int r = store_silence_delete(m->store, l->name);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        l->silenced_until = 0;
+        l->silence_reason = mfree(l->silence_reason);
+        /* a problem held by the silence is sent now */
+        link_tick(m, l, clock_realtime(m->clock));
+        manager_schedule_tick(m);
+        return r == -ENOENT ? 0 : 1;
+}
+
+/* ---- status ---------------------------------------------------------------------- */
+
+char *manager_status_line(Manager *m) {
+        usec_t now = clock_realtime(m->clock);
+        size_t count[_LINK_STATE_MAX] = {};
+        const Link *worst = NULL;
+        LinkState worst_state = LINK_STATE_OK;
+        StrBuf b = STRBUF_NULL;
+
+        for (size_t i = 0; i < m->n_links; i++) {
+                LinkState s = manager_link_state(m, m->links[i], now, NULL);
+                count[s]++;
+                if (s < worst_state && s <= LINK_STATE_CERT_EXPIRING) {
+                        worst_state = s;
+                        worst = m->links[i];
+                }
+        }
+        strbuf_printf(&b, "%zu link%s", m->n_links, m->n_links == 1 ? "" : "s");
+        const char *sep = ": ";
+        for (int s = LINK_STATE_OK; s >= 0; s--)   /* ok first, then the rest from least to most severe */
+                if (count[s] > 0) {
+                        strbuf_printf(&b, "%s%zu %s", sep, count[s], link_state_to_string(s));
+                        sep = ", ";
+                }
+        if (worst) {
+                strbuf_printf(&b, " (%s", worst->name);
+                if ((worst_state == LINK_STATE_EXPIRING || worst_state == LINK_STATE_EXPIRED) && worst->has_credential) {
+                        Expiry e;
+                        expiry_compute(m->config->tz, worst->credential.generated, worst->config->probe.lifetime, now, &e);
+                        if (e.expired)
+                                strbuf_printf(&b, ", expired %lld day%s ago", (long long) -e.days_left,
+                                              e.days_left == -1 ? "" : "s");
+                        else
+                                strbuf_printf(&b, ", %lld day%s", (long long) e.days_left, e.days_left == 1 ? "" : "s");
+                }
+                strbuf_putc(&b, ')');
+        }
+        return strbuf_steal(&b);
+}
+
+static int on_status(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *line = manager_status_line(m);
+        if (line && (!m->last_status || !streq(line, m->last_status))) {
+                (void) sd_notifyf(false, "STATUS=%s", line);
+                free(m->last_status);
+                m->last_status = TAKE_PTR(line);
+        }
+        return 0;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+static int resolve_paths(Manager *m) {
+        const char *state = m->config->state_directory, *runtime = m->config->runtime_directory;
+        _cleanup_free_ char *env_state = NULL, *env_runtime = NULL;
+        /* systemd passes colon-separated lists; ours is the first */
+        if (!state && getenv("STATE_DIRECTORY")) {
+                env_state = strndup(getenv("STATE_DIRECTORY"), strcspn(getenv("STATE_DIRECTORY"), ":"));
+                state = env_state;
+        }
+        if (!runtime && getenv("RUNTIME_DIRECTORY")) {
+                env_runtime = strndup(getenv("RUNTIME_DIRECTORY"), strcspn(getenv("RUNTIME_DIRECTORY"), ":"));
+                runtime = env_runtime;
+        }
+        free(m->state_directory);
+        free(m->runtime_directory);
+        m->state_directory = strdup(isempty(state) ? DEFAULT_STATE_DIRECTORY : state);
+        m->runtime_directory = strdup(isempty(runtime) ? DEFAULT_RUNTIME_DIRECTORY : runtime);
+        return m->state_directory && m->runtime_directory ? 0 : -ENOMEM;
+}
+
+int manager_new(const char *config_path, Config *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof(Manager));
+        int r;
+        if (!m)
+                return -ENOMEM;
+        m->config_path = strdup(config_path);
+        if (!m->config_path)
+                return -ENOMEM;
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        r = clock_new_system(m->event, &m->clock);
+        if (r < 0)
+                return r;
+        m->config = config;
+        r = resolve_paths(m);
+        if (r < 0) {
+                m->config = NULL;
+                return r;
+        }
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static void fail_waiters(Manager *m, const char *link) {
+        for (ProbeWaiter **w = &m->waiters; *w;) {
+                if (!link || streq((*w)->link, link)) {
+                        ProbeWaiter *done = *w;
+                        *w = done->next;
+                        Link *l = manager_find_link(m, done->link);
+                        if (l)
+                                done->func(m, l, NULL, done->userdata);
+                        free(done->link);
+                        free(done);
+                } else
+                        w = &(*w)->next;
+        }
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        fail_waiters(m, NULL);
+        control_stop(m);
+        if (m->mailer)
+                mailer_stop(m->mailer);
+        mailer_free(m->mailer);
+        probe_engine_free(m->probe);
+        curl_glue_free(m->glue);
+        for (size_t i = 0; i < m->n_links; i++)
+                link_free(m->links[i]);
+        free(m->links);
+        sd_event_source_disable_unref(m->tick_timer);
+        sd_event_source_disable_unref(m->flush_event);
+        sd_event_source_disable_unref(m->status_event);
+        sd_event_source_disable_unref(m->stop_timer);
+        store_close(m->store);
+        clock_free(m->clock);
+        config_free(m->config);
+        sd_event_unref(m->event);
+        free(m->config_path);
+        free(m->state_directory);
+        free(m->runtime_directory);
+        free(m->key_source);
+        free(m->last_status);
+        return mfree(m);
+}
+
+static ProbeEngineOptions probe_options(const Config *c) {
+        return (ProbeEngineOptions) {
+                .max_parallel = c->max_parallel,
+                .per_host_parallel = c->per_host_parallel,
+        };
+}
+
+/* Builds the link table for config, reusing the Links of names that stay
+ * (their state is kept); links no longer configured are dropped. */
+static int manager_apply_links(Manager *m, const Config *c) {
+        _cleanup_free_ Link **links = calloc(MAX(c->n_links, (size_t) 1), sizeof(Link *));
+        size_t n = 0;
+        int r = 0;
+        if (!links)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_links; i++) {
+                const LinkConfig *lc = &c->links[i];
+                Link *l = manager_find_link(m, lc->name);
+                if (!l) {
+                        r = link_new(m, lc, &l);
+                        if (r < 0)
+                                break;
+                        r = link_load_state(m, l);
+                        if (r < 0) {
+                                log_error_errno(r, "%s: cannot load its state", lc->name);
+                                link_free(l);
+                                break;
+                        }
+                }
+                links[n++] = l;
+        }
+        if (r < 0) {
+                /* undo: free only what was created here */
+                for (size_t i = 0; i < n; i++)
+                        if (!manager_find_link(m, links[i]->name))
+                                link_free(links[i]);
+                return r;
+        }
+        /* from here on nothing fails: commit */
+        for (size_t j = 0; j < m->n_links; j++)
+                m->links[j]->kept = false;
+        for (size_t i = 0; i < n; i++) {
+                const LinkConfig *lc = &c->links[i];
+                links[i]->config = lc;
+                links[i]->kept = true;
+                r = probe_engine_set_link(m->probe, lc);
+                if (r < 0)
+                        log_error_errno(r, "%s: cannot schedule its probes", lc->name);
+        }
+        for (size_t j = 0; j < m->n_links; j++) {
+                if (m->links[j]->kept)
+                        continue;
+                fail_waiters(m, m->links[j]->name);
+                probe_engine_remove_link(m->probe, m->links[j]->name);
+                log_info("%s: no longer configured; its stored credential and history are kept", m->links[j]->name);
+                link_free(m->links[j]);
+        }
+        free(m->links);
+        qsort(links, n, sizeof(Link *), link_cmp);
+        m->links = TAKE_PTR(links);
+        m->n_links = n;
+        return 0;
+}
+
+static void manager_tick_all(Manager *m) {
+        usec_t now = clock_realtime(m->clock);
+        for (size_t i = 0; i < m->n_links; i++)
+                link_tick(m, m->links[i], now);
+        manager_schedule_tick(m);
+}
+
+int manager_reload(Manager *m, char ***ret_errors) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        int r;
+
+        (void) sd_notify(false, "RELOADING=1");
+        r = config_load_file(m->config_path, NULL, &c, &errors);
+        if (r < 0) {
+                STRV_FOREACH(e, errors)
+                        log_error("%s", *e);
+                log_error("Reload refused: %s is invalid (%zu error%s); the running configuration stays", m->config_path,
+                          strv_length(errors), strv_length(errors) == 1 ? "" : "s");
+                (void) sd_notify(false, "READY=1");
+                if (ret_errors)
+                        *ret_errors = TAKE_PTR(errors);
+                return -EINVAL;
+        }
+        if ((c->state_directory && !streq(c->state_directory, m->state_directory)) ||
+            (c->key_file && m->config->key_file && !streq(c->key_file, m->config->key_file)))
+                log_warning("paths: changes take effect at the next restart");
+        r = manager_setup_mail(m, c);
+        if (r < 0) {
+                (void) sd_notify(false, "READY=1");
+                return r;
+        }
+        r = probe_engine_set_options(m->probe, &(ProbeEngineOptions) { .max_parallel = c->max_parallel,
+                                                                        .per_host_parallel = c->per_host_parallel });
+        if (r >= 0)
+                r = manager_apply_links(m, c);
+        if (r < 0) {
+                /* the old links still point into the old configuration */
+                (void) manager_apply_links(m, m->config);
+                (void) manager_setup_mail(m, m->config);
+                (void) sd_notify(false, "READY=1");
+                return log_error_errno(r, "Reload failed; the running configuration stays");
+        }
+        config_free(m->config);
+        m->config = TAKE_PTR(c);
+        manager_tick_all(m);
+        _cleanup_free_ char *summary = config_summary(m->config);
+        log_info("Configuration reloaded: %s", summary ?: "");
+        (void) sd_event_source_set_enabled(m->status_event, SD_EVENT_ONESHOT);
+        (void) sd_notify(false, "READY=1");
+        if (ret_errors)
+                *ret_errors = NULL;
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) manager_reload(userdata, NULL);
+        return 0;
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        log_warning("%u probe%s still running at shutdown: abandoned", probe_engine_in_flight(m->probe),
+                    probe_engine_in_flight(m->probe) == 1 ? "" : "s");
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        if (m->stopping)
+                return 0;
+        m->stopping = true;
+        (void) sd_notify(false, "STOPPING=1");
+        log_info("Stopping (%s)", si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        probe_engine_stop(m->probe);
+        if (m->mailer)
+                mailer_stop(m->mailer);
+        if (probe_engine_in_flight(m->probe) == 0)
+                return sd_event_exit(m->event, 0);
+        /* finish what is in flight, within a bound */
+        return sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_BOOTTIME, STOP_TIMEOUT_USEC, 0, on_stop_timeout, m);
+}
+
+int manager_start(Manager *m) {
+        uint8_t key[STORE_KEY_SIZE];
+        _cleanup_free_ char *key_file = NULL;
+        int r;
+
+        if (m->config->key_file)
+                key_file = strdup(m->config->key_file);
+        else if (asprintf(&key_file, "%s/master.key", m->state_directory) < 0)
+                key_file = NULL;
+        if (!key_file)
+                return log_error_errno(ENOMEM, "Out of memory");
+        r = master_key_load(getenv("CREDENTIALS_DIRECTORY"), key_file, key, &m->key_source);
+        if (r == -EPERM)
+                return log_error_errno(r, "Refusing the master key %s: it must not be readable or writable by group or others (chmod 0600)",
+                                       m->key_source ?: key_file);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "The master key %s is not 32 bytes", m->key_source ?: key_file);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load the master key %s", m->key_source ?: key_file);
+
+        r = store_open(m->state_directory, key, m->clock, daemon_logger(), &m->store);
+        OPENSSL_cleanse(key, sizeof key);
+        if (r == -EKEYREJECTED)
+                return log_error_errno(r, "The master key %s does not open %s/%s: the data is untouched; restore the right key",
+                                       m->key_source, m->state_directory, STORE_FILE_NAME);
+        if (r == -EPROTONOSUPPORT)
+                return log_error_errno(r, "%s/%s was written by a newer tomslink; refusing to downgrade it",
+                                       m->state_directory, STORE_FILE_NAME);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open the state store in %s", m->state_directory);
+
+        r = curl_glue_global_init();
+        if (r < 0)
+                return log_error_errno(r, "Cannot initialize libcurl");
+        r = curl_glue_new(m->event, NULL, NULL, &m->glue);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the HTTP client");
+        ProbeEngineOptions po = probe_options(m->config);
+        r = probe_engine_new(m->glue, m->clock, &po, get_credential, on_probe_done, m, daemon_logger(), &m->probe);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the probe engine");
+
+        r = sd_event_add_time(m->event, &m->tick_timer, CLOCK_REALTIME, USEC_INFINITY, USEC_PER_SEC, on_tick, m);
+        if (r >= 0)
+                r = sd_event_add_defer(m->event, &m->flush_event, on_flush, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->flush_event, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_defer(m->event, &m->status_event, on_status, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGTERM, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the event loop");
+        /* the flush runs after every other event of an iteration */
+        (void) sd_event_source_set_priority(m->flush_event, SD_EVENT_PRIORITY_IDLE);
+        (void) sd_event_source_set_priority(m->status_event, SD_EVENT_PRIORITY_IDLE);
+
+        r = manager_setup_mail(m, m->config);
+        if (r < 0)
+                return r;
+        r = manager_apply_links(m, m->config);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the links");
+        manager_tick_all(m);
+        /* last: once the socket listens, clients may talk to us */
+        return control_start(m);
+}
+
+int manager_run(Manager *m) {
+        int r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Cannot enable the watchdog");
+        _cleanup_free_ char *line = manager_status_line(m);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s", line ?: "running");
+        r = sd_event_loop(m->event);
+        on_flush(NULL, m);
+        return r;
+}

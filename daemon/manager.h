@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The manager owns the event loop and everything the daemon knows: the
+ * configuration, the state store, the probe engine, the alert engine's
+ * per-link state, alert delivery, and the control socket. */
+
+#include <systemd/sd-event.h>
+
+#include "alert-engine.h"
+#include "clock.h"
+#include "config.h"
+#include "control-server.h"
+#include "curl-glue.h"
+#include "mailer.h"
+#include "probe.h"
+#include "store.h"
+
+typedef struct Manager Manager;
+
+typedef struct Link {
+        char *name;
+        const LinkConfig *config;       /* into manager->config, updated on reload */
+        LinkAlertState alert;
+        bool has_credential;
+        CredentialInfo credential;      /* never the secret */
+        bool has_last;
+        ProbeResult last;
+        usec_t silenced_until;          /* 0: not silenced */
+        char *silence_reason;
+        usec_t next_tick;               /* when the alert engine next wants a tick (wall clock) */
+        bool dirty;                     /* state to write to the store */
+        bool kept;                      /* reload: still configured */
+} Link;
+
+/* Someone waiting for the next probe result of a link (a control request). */
+typedef void (*ProbeWaiterFunc)(Manager *m, Link *l, const ProbeResult *r, void *userdata);
+
+typedef struct ProbeWaiter {
+        char *link;
+        ProbeWaiterFunc func;
+        void *userdata;
+        struct ProbeWaiter *next;
+} ProbeWaiter;
+
+struct Manager {
+        sd_event *event;
+        char *config_path;
+        Config *config;
+        Clock *clock;
+        Store *store;
+        CurlGlue *glue;
+        ProbeEngine *probe;
+        Mailer *mailer;                 /* when e-mail is configured */
+        ControlServer *control;
+
+        Link **links;                   /* sorted by name */
+        size_t n_links;
+
+        char *state_directory;
+        char *runtime_directory;
+        char *key_source;
+
+        sd_event_source *tick_timer;    /* CLOCK_REALTIME: the earliest link tick or window boundary */
+        sd_event_source *flush_event;   /* defer: write dirty state in one transaction */
+        sd_event_source *status_event;  /* defer: refresh STATUS= */
+        sd_event_source *stop_timer;    /* on SIGTERM: the deadline for in-flight work */
+        ProbeWaiter *waiters;
+
+        bool stopping;
+        bool debug;
+        char *last_status;
+};
+
+int manager_new(const char *config_path, Config *config, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Opens the store, registers the links, starts probing; READY=1 follows. */
+int manager_start(Manager *m);
+int manager_run(Manager *m);
+
+Link *manager_find_link(Manager *m, const char *name);
+/* Whether a maintenance window holds the link at time t. */
+bool manager_in_maintenance(Manager *m, const Link *l, usec_t t);
+bool manager_is_silenced(Manager *m, const Link *l, usec_t t);
+LinkState manager_link_state(Manager *m, const Link *l, usec_t now, unsigned *ret_problems);
+
+/* A new credential for a link (already stored): reset its expiry alerts,
+ * evaluate, and probe it within seconds. */
+int manager_credential_changed(Manager *m, Link *l);
+int manager_probe_now(Manager *m, Link *l, ProbeWaiterFunc func, void *userdata);
+int manager_set_silence(Manager *m, Link *l, usec_t until, const char *reason, uid_t uid);
+int manager_clear_silence(Manager *m, Link *l);
+/* Re-reads the configuration: a valid one replaces the running one, an
+ * invalid one is logged with every error and the old one stays. */
+int manager_reload(Manager *m, char ***ret_errors);
+/* Queues the alerts' e-mails, logs them to the journal and the alert log. */
+void manager_raise(Manager *m, Link *l, AlertList *alerts);
+void manager_schedule_tick(Manager *m);
+/* Formats the alert's e-mail and commits it to the outbox (no-op without e-mail). */
+void manager_queue_mail(Manager *m, Link *l, const Alert *a);
+/* "12 links: 11 ok, 1 expiring (district-b, 13 days)" */
+char *manager_status_line(Manager *m);
