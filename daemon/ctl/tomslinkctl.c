@@ -98,10 +98,12 @@ static ProtocolCommand command_of(CtlAction a) {
         return a >= 0 && a < _CTL_ACTION_MAX ? map[a] : _PROTOCOL_COMMAND_INVALID;
 }
 
-/* Reports a failure to talk to the daemon; returns the exit status. */
+/* Reports a failure to talk to the daemon; returns the exit status. A
+ * socket this user may not open makes the daemon unreachable for them
+ * (69), as tomslinkctl(1) says; a refusal by the daemon itself is 1. */
 static int report_connection(const CtlCommand *c, const char *path, int error) {
         bool unreachable = error == -ENOENT || error == -ECONNREFUSED || error == -ENOTDIR || error == -ETIMEDOUT ||
-                           error == -ENAMETOOLONG || error == -EAGAIN;
+                           error == -ENAMETOOLONG || error == -EAGAIN || error == -EACCES || error == -EPERM;
         char msg[512];
 
         if (error == -EACCES || error == -EPERM)
