@@ -233,44 +233,68 @@ static int link_save(Manager *m, Link *l) {
                 if (r < 0)
                         return r;
         }
-        l->dirty = false;
+        return 0;
+}
+
+/* Writes the state of every dirty link in one transaction. On failure the
+ * links stay dirty: kept in memory and written with the next change. */
+static int manager_flush(Manager *m) {
+        int r = 0;
+
+        if (m->n_dirty == 0)
+                return 0;
+        r = store_begin(m->store);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write link state");
+        for (size_t i = 0; i < m->n_dirty && r >= 0; i++)
+                r = link_save(m, m->dirty[i]);
+        if (r < 0) {
+                (void) store_rollback(m->store);
+                return log_error_errno(r, "Failed to write link state (kept in memory, retried at the next change)");
+        }
+        r = store_commit(m->store);
+        if (r < 0)
+                return log_error_errno(r, "Failed to commit link state (kept in memory, retried at the next change)");
+        for (size_t i = 0; i < m->n_dirty; i++)
+                m->dirty[i]->dirty = false;
+        m->n_dirty = 0;
         return 0;
 }
 
 static int on_flush(sd_event_source *s, void *userdata) {
-        Manager *m = userdata;
-        int r;
-        bool any = false;
-        for (size_t i = 0; i < m->n_links; i++)
-                any = any || m->links[i]->dirty;
-        if (!any)
-                return 0;
-        r = store_begin(m->store);
-        if (r < 0) {
-                log_error_errno(r, "Failed to write link state");
-                return 0;
-        }
-        for (size_t i = 0; i < m->n_links; i++)
-                if (m->links[i]->dirty) {
-                        r = link_save(m, m->links[i]);
-                        if (r < 0)
-                                break;
-                }
-        if (r < 0) {
-                (void) store_rollback(m->store);
-                log_error_errno(r, "Failed to write link state (kept in memory, retried at the next change)");
-                return 0;
-        }
-        r = store_commit(m->store);
-        if (r < 0)
-                log_error_errno(r, "Failed to commit link state");
+        (void) manager_flush(userdata);
         return 0;
 }
 
 static void manager_mark_dirty(Manager *m, Link *l) {
-        l->dirty = true;
+        if (!l->dirty) {
+                if (m->n_dirty >= m->n_dirty_allocated) {
+                        size_t n = MAX(m->n_dirty_allocated * 2, (size_t) 64);
+                        Link **a = reallocarray(m->dirty, n, sizeof(Link *));
+                        if (!a) {
+                                log_error("Out of memory: the state of %s is not written to the store", l->name);
+                                return;
+                        }
+                        m->dirty = a;
+                        m->n_dirty_allocated = n;
+                }
+                m->dirty[m->n_dirty++] = l;
+                l->dirty = true;
+        }
         if (m->flush_event)
                 (void) sd_event_source_set_enabled(m->flush_event, SD_EVENT_ONESHOT);
+}
+
+/* A link that goes away (reload) leaves the dirty list. */
+static void manager_forget_dirty(Manager *m, Link *l) {
+        if (!l->dirty)
+                return;
+        for (size_t i = 0; i < m->n_dirty; i++)
+                if (m->dirty[i] == l) {
+                        m->dirty[i] = m->dirty[--m->n_dirty];
+                        break;
+                }
+        l->dirty = false;
 }
 
 /* ---- time windows -------------------------------------------------------------- */
@@ -461,6 +485,7 @@ static void link_tick(Manager *m, Link *l, usec_t now) {
                 manager_mark_dirty(m, l);
         manager_raise(m, l, &alerts);
         l->next_tick = alert_engine_next_tick(&p, &l->alert, now);
+        manager_schedule_tick_at(m, l->next_tick);
 }
 
 /* The next instant after now at which a window starts or ends or a silence ends. */
@@ -479,21 +504,32 @@ static usec_t next_boundary(Manager *m, usec_t now) {
         return next;
 }
 
-void manager_schedule_tick(Manager *m) {
-        usec_t now = clock_realtime(m->clock), next = next_boundary(m, now);
-        for (size_t i = 0; i < m->n_links; i++)
-                next = MIN(next, m->links[i]->next_tick);
-        if (next == USEC_INFINITY) {
+static void tick_arm(Manager *m, usec_t t) {
+        m->tick_at = t;
+        if (t == USEC_INFINITY) {
                 (void) sd_event_source_set_enabled(m->tick_timer, SD_EVENT_OFF);
                 return;
         }
-        (void) sd_event_source_set_time(m->tick_timer, MAX(next, now));
+        (void) sd_event_source_set_time(m->tick_timer, MAX(t, clock_realtime(m->clock)));
         (void) sd_event_source_set_enabled(m->tick_timer, SD_EVENT_ONESHOT);
+}
+
+void manager_schedule_tick(Manager *m) {
+        usec_t next = next_boundary(m, clock_realtime(m->clock));
+        for (size_t i = 0; i < m->n_links; i++)
+                next = MIN(next, m->links[i]->next_tick);
+        tick_arm(m, next);
+}
+
+void manager_schedule_tick_at(Manager *m, usec_t t) {
+        if (m->tick_timer && t < m->tick_at)
+                tick_arm(m, t);
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         usec_t now = clock_realtime(m->clock);
+        m->tick_at = USEC_INFINITY;     /* a one-shot timer that has fired */
         /* a window or silence boundary: every link it touches is re-evaluated */
         for (size_t i = 0; i < m->n_links; i++) {
                 Link *l = m->links[i];
@@ -559,7 +595,7 @@ static void on_probe_done(ProbeEngine *e, const char *name, const ProbeResult *r
         manager_mark_dirty(m, l);
         manager_raise(m, l, &alerts);
         l->next_tick = alert_engine_next_tick(&p, &l->alert, now);
-        manager_schedule_tick(m);
+        manager_schedule_tick_at(m, l->next_tick);
 
         log_debug("%s: probe %s%s%s", l->name, probe_class_to_string(result->klass), result->error[0] ? ": " : "",
                   result->error);
@@ -615,7 +651,6 @@ int manager_credential_changed(Manager *m, Link *l) {
         (void) store_ledger_prune(m->store, l->name, ALERT_CREDENTIAL_EXPIRED, scope);
         manager_mark_dirty(m, l);
         link_tick(m, l, clock_realtime(m->clock));
-        manager_schedule_tick(m);
         return 0;
 }
 
@@ -633,7 +668,7 @@ int manager_set_silence(Manager *m, Link *l, usec_t until, const char *reason, u
         l->silenced_until = until;
         free(l->silence_reason);
         l->silence_reason = reason ? strdup(reason) : NULL;
-        manager_schedule_tick(m);
+        manager_schedule_tick_at(m, until);
         return 0;
 }
 
@@ -645,7 +680,6 @@ int manager_clear_silence(Manager *m, Link *l) {
         l->silence_reason = mfree(l->silence_reason);
         /* a problem held by the silence is sent now */
         link_tick(m, l, clock_realtime(m->clock));
-        manager_schedule_tick(m);
         return r == -ENOENT ? 0 : 1;
 }
 
@@ -773,6 +807,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_links; i++)
                 link_free(m->links[i]);
         free(m->links);
+        free(m->dirty);
         sd_event_source_disable_unref(m->tick_timer);
         sd_event_source_disable_unref(m->flush_event);
         sd_event_source_disable_unref(m->status_event);
@@ -827,7 +862,9 @@ static int manager_apply_links(Manager *m, const Config *c) {
                                 link_free(links[i]);
                 return r;
         }
-        /* from here on nothing fails: commit */
+        /* from here on nothing fails: commit; the state of links that go
+         * is written first */
+        (void) manager_flush(m);
         for (size_t j = 0; j < m->n_links; j++)
                 m->links[j]->kept = false;
         for (size_t i = 0; i < n; i++) {
@@ -842,6 +879,7 @@ static int manager_apply_links(Manager *m, const Config *c) {
                 if (m->links[j]->kept)
                         continue;
                 fail_waiters(m, m->links[j]->name);
+                manager_forget_dirty(m, m->links[j]);
                 probe_engine_remove_link(m->probe, m->links[j]->name);
                 log_info("%s: no longer configured; its stored credential and history are kept", m->links[j]->name);
                 link_free(m->links[j]);
@@ -978,6 +1016,7 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the probe engine");
 
+        m->tick_at = USEC_INFINITY;
         r = sd_event_add_time(m->event, &m->tick_timer, CLOCK_REALTIME, USEC_INFINITY, USEC_PER_SEC, on_tick, m);
         if (r >= 0)
                 r = sd_event_add_defer(m->event, &m->flush_event, on_flush, m);
@@ -1015,6 +1054,6 @@ int manager_run(Manager *m) {
         _cleanup_free_ char *line = manager_status_line(m);
         (void) sd_notifyf(false, "READY=1\nSTATUS=%s", line ?: "running");
         r = sd_event_loop(m->event);
-        on_flush(NULL, m);
+        (void) manager_flush(m);
         return r;
 }

@@ -62,7 +62,10 @@ struct Manager {
         char *key_source;
 
         sd_event_source *tick_timer;    /* CLOCK_REALTIME: the earliest link tick or window boundary */
+        usec_t tick_at;                 /* what tick_timer is armed for, USEC_INFINITY when off */
         sd_event_source *flush_event;   /* defer: write dirty state in one transaction */
+        Link **dirty;                   /* the links with state to write, each once */
+        size_t n_dirty, n_dirty_allocated;
         sd_event_source *status_event;  /* defer: refresh STATUS= */
         sd_event_source *stop_timer;    /* on SIGTERM: the deadline for in-flight work */
         ProbeWaiter *waiters;
@@ -97,7 +100,12 @@ int manager_clear_silence(Manager *m, Link *l);
 int manager_reload(Manager *m, char ***ret_errors);
 /* Queues the alerts' e-mails, logs them to the journal and the alert log. */
 void manager_raise(Manager *m, Link *l, AlertList *alerts);
+/* Re-arms the tick timer for the earliest link tick or window boundary
+ * (walks every link: for start-up, reload and the tick itself). */
 void manager_schedule_tick(Manager *m);
+/* Makes sure the tick timer fires by t (one link's next tick or a silence's
+ * end); O(1). An earlier tick than needed only re-arms the timer. */
+void manager_schedule_tick_at(Manager *m, usec_t t);
 /* Formats the alert's e-mail and commits it to the outbox (no-op without e-mail). */
 void manager_queue_mail(Manager *m, Link *l, const Alert *a);
 /* "12 links: 11 ok, 1 expiring (district-b, 13 days)" */
