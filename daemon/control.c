@@ -146,6 +146,7 @@ static int on_show(ControlRequest *req, void *userdata) {
 
         ProbeResult *probes = NULL;
         size_t n = 0;
+        (void) manager_flush(m);        /* the latest results, too */
         r = store_probe_list(m->store, l->name, RECENT_PROBES, &probes, &n);
         if (r < 0)
                 return r;
@@ -536,6 +537,7 @@ static int on_alerts(ControlRequest *req, void *userdata) {
                 return r;
 
         Problem *problems = NULL;
+        (void) manager_flush(m);        /* problems opened a moment ago, too */
         r = store_problem_list(m->store, NULL, &problems, &n);
         if (r < 0)
                 return r;

@@ -17,6 +17,14 @@
 #define DEFAULT_RUNTIME_DIRECTORY TOMSLINK_RUNSTATEDIR "/tomslink"
 #define STOP_TIMEOUT_USEC (3 * USEC_PER_SEC)
 #define PROBE_HISTORY_LOAD 20
+/* a link's probe history is pruned to its limit at its first write and
+ * then every this many (a prune walks the whole history) */
+#define PROBE_HISTORY_PRUNE_EVERY 32
+/* probe results held before the flush is done at once, whatever else the
+ * loop has to do */
+#define PENDING_PROBES_MAX 256
+/* Link.stored_problems */
+#define PROBLEM_BIT(kind) ((uint8_t) ((kind) == ALERT_LINK_DOWN ? 1u : (kind) == ALERT_AUTH_REJECTED ? 2u : 0u))
 
 /* ---- links ----------------------------------------------------------------- */
 
@@ -127,11 +135,13 @@ static int link_load_state(Manager *m, Link *l) {
         r = store_problem_list(m->store, l->name, &problems, &n_problems);
         if (r < 0)
                 return r;
+        l->stored_problems = 0;
         for (size_t i = 0; i < n_problems; i++) {
                 if (problems[i].kind == ALERT_LINK_DOWN)
                         problem_from_store(&l->alert.down, &problems[i]);
                 else if (problems[i].kind == ALERT_AUTH_REJECTED)
                         problem_from_store(&l->alert.auth, &problems[i]);
+                l->stored_problems |= PROBLEM_BIT(problems[i].kind);
                 if (!l->alert.failing_since || problems[i].since < l->alert.failing_since)
                         l->alert.failing_since = problems[i].since;
         }
@@ -225,7 +235,9 @@ static int link_save(Manager *m, Link *l) {
                         Problem p;
                         problem_to_store(&p, l->name, problems[i].kind, problems[i].p);
                         r = store_problem_put(m->store, &p);
-                } else {
+                        l->stored_problems |= PROBLEM_BIT(problems[i].kind);
+                } else if (l->stored_problems & PROBLEM_BIT(problems[i].kind)) {
+                        /* the bit goes once this is committed */
                         r = store_problem_delete(m->store, l->name, problems[i].kind);
                         if (r == -ENOENT)
                                 r = 0;
@@ -236,27 +248,52 @@ static int link_save(Manager *m, Link *l) {
         return 0;
 }
 
-/* Writes the state of every dirty link in one transaction. On failure the
- * links stay dirty: kept in memory and written with the next change. */
-static int manager_flush(Manager *m) {
-        int r = 0;
+static bool link_writes_problems(const Link *l) {
+        return l->alert.down.open || l->alert.auth.open || l->stored_problems != 0;
+}
 
-        if (m->n_dirty == 0)
+/* Writes the pending probe results and the state of every dirty link in
+ * one transaction: relaxed (synchronous=NORMAL) for history and counters,
+ * durable when a problem is written. On failure the links stay dirty, to
+ * be written with the next change; the probe results are dropped. */
+int manager_flush(Manager *m) {
+        bool durable = false;
+        int r;
+
+        if (m->n_dirty == 0 && m->n_pending == 0)
                 return 0;
-        r = store_begin(m->store);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write link state");
-        for (size_t i = 0; i < m->n_dirty && r >= 0; i++)
-                r = link_save(m, m->dirty[i]);
+        for (size_t i = 0; i < m->n_dirty; i++)
+                durable = durable || link_writes_problems(m->dirty[i]);
+        r = durable ? store_begin(m->store) : store_begin_relaxed(m->store);
+        if (r >= 0) {
+                for (size_t i = 0; i < m->n_pending && r >= 0; i++) {
+                        Link *l = m->pending[i].link;
+                        r = store_probe_add(m->store, l->name, &m->pending[i].result);
+                        if (r >= 0 && l->history_appends++ % PROBE_HISTORY_PRUNE_EVERY == 0)
+                                r = store_probe_prune(m->store, l->name, 0);
+                }
+                for (size_t i = 0; i < m->n_dirty && r >= 0; i++)
+                        r = link_save(m, m->dirty[i]);
+                if (r >= 0)
+                        r = store_commit(m->store);
+                else
+                        (void) store_rollback(m->store);
+        }
+        size_t n_pending = m->n_pending;
+        m->n_pending = 0;
         if (r < 0) {
-                (void) store_rollback(m->store);
+                if (n_pending > 0)
+                        log_error_errno(r, "Failed to record %zu probe result%s", n_pending, n_pending == 1 ? "" : "s");
                 return log_error_errno(r, "Failed to write link state (kept in memory, retried at the next change)");
         }
-        r = store_commit(m->store);
-        if (r < 0)
-                return log_error_errno(r, "Failed to commit link state (kept in memory, retried at the next change)");
-        for (size_t i = 0; i < m->n_dirty; i++)
-                m->dirty[i]->dirty = false;
+        for (size_t i = 0; i < m->n_dirty; i++) {
+                Link *l = m->dirty[i];
+                if (!l->alert.down.open)
+                        l->stored_problems &= (uint8_t) ~PROBLEM_BIT(ALERT_LINK_DOWN);
+                if (!l->alert.auth.open)
+                        l->stored_problems &= (uint8_t) ~PROBLEM_BIT(ALERT_AUTH_REJECTED);
+                l->dirty = false;
+        }
         m->n_dirty = 0;
         return 0;
 }
@@ -285,8 +322,32 @@ static void manager_mark_dirty(Manager *m, Link *l) {
                 (void) sd_event_source_set_enabled(m->flush_event, SD_EVENT_ONESHOT);
 }
 
-/* A link that goes away (reload) leaves the dirty list. */
+/* Holds a probe result for the next flush. */
+static void manager_add_pending(Manager *m, Link *l, const ProbeResult *result) {
+        if (m->n_pending >= m->n_pending_allocated) {
+                size_t n = MAX(m->n_pending_allocated * 2, (size_t) 16);
+                PendingProbe *a = reallocarray(m->pending, n, sizeof(PendingProbe));
+                if (!a) {
+                        log_error("%s: out of memory, the probe result is not recorded", l->name);
+                        return;
+                }
+                m->pending = a;
+                m->n_pending_allocated = n;
+        }
+        m->pending[m->n_pending++] = (PendingProbe) { .link = l, .result = *result };
+        manager_mark_dirty(m, l);
+        if (m->n_pending >= PENDING_PROBES_MAX)
+                (void) manager_flush(m);
+}
+
+/* A link that goes away (reload) leaves the dirty list and the pending
+ * probe results. */
 static void manager_forget_dirty(Manager *m, Link *l) {
+        for (size_t i = 0; i < m->n_pending;)
+                if (m->pending[i].link == l)
+                        memmove(m->pending + i, m->pending + i + 1, (--m->n_pending - i) * sizeof(PendingProbe));
+                else
+                        i++;
         if (!l->dirty)
                 return;
         for (size_t i = 0; i < m->n_dirty; i++)
@@ -585,14 +646,12 @@ static void on_probe_done(ProbeEngine *e, const char *name, const ProbeResult *r
         usec_t now = clock_realtime(m->clock);
         l->last = *result;
         l->has_last = true;
-        r = store_probe_append(m->store, l->name, result, 0);
-        if (r < 0)
-                log_error_errno(r, "%s: failed to record the probe result", l->name);
         alert_policy_init(&p, m->config, l->config);
         r = alert_engine_probe(&p, l->name, &l->alert, result, now, link_held(m, l, now), &alerts);
         if (r < 0)
                 log_error_errno(r, "%s: failed to evaluate the probe result", l->name);
-        manager_mark_dirty(m, l);
+        /* written with the link's state, once the loop has nothing else to do */
+        manager_add_pending(m, l, result);
         manager_raise(m, l, &alerts);
         l->next_tick = alert_engine_next_tick(&p, &l->alert, now);
         manager_schedule_tick_at(m, l->next_tick);
@@ -808,6 +867,7 @@ Manager *manager_free(Manager *m) {
                 link_free(m->links[i]);
         free(m->links);
         free(m->dirty);
+        free(m->pending);
         sd_event_source_disable_unref(m->tick_timer);
         sd_event_source_disable_unref(m->flush_event);
         sd_event_source_disable_unref(m->status_event);

@@ -29,12 +29,20 @@ typedef struct Link {
         usec_t silenced_until;          /* 0: not silenced */
         char *silence_reason;
         usec_t next_tick;               /* when the alert engine next wants a tick (wall clock) */
+        unsigned history_appends;       /* probe results written since start (pruning cadence) */
+        uint8_t stored_problems;        /* problems that may be in the store: 1 << ALERT_LINK_DOWN, ... */
         bool dirty;                     /* state to write to the store */
         bool kept;                      /* reload: still configured */
 } Link;
 
 /* Someone waiting for the next probe result of a link (a control request). */
 typedef void (*ProbeWaiterFunc)(Manager *m, Link *l, const ProbeResult *r, void *userdata);
+
+/* A probe result not yet written to the store's history. */
+typedef struct PendingProbe {
+        Link *link;
+        ProbeResult result;
+} PendingProbe;
 
 typedef struct ProbeWaiter {
         char *link;
@@ -66,6 +74,8 @@ struct Manager {
         sd_event_source *flush_event;   /* defer: write dirty state in one transaction */
         Link **dirty;                   /* the links with state to write, each once */
         size_t n_dirty, n_dirty_allocated;
+        PendingProbe *pending;          /* probe results to write with that state */
+        size_t n_pending, n_pending_allocated;
         sd_event_source *status_event;  /* defer: refresh STATUS= */
         sd_event_source *stop_timer;    /* on SIGTERM: the deadline for in-flight work */
         ProbeWaiter *waiters;
@@ -84,6 +94,10 @@ int manager_start(Manager *m);
 int manager_run(Manager *m);
 
 Link *manager_find_link(Manager *m, const char *name);
+/* Writes the probe results and link state not yet in the store, in one
+ * transaction (durable when a problem is written). Done once the loop has
+ * nothing else to do; before reading the store's copy, call it. */
+int manager_flush(Manager *m);
 /* Whether a maintenance window holds the link at time t. */
 bool manager_in_maintenance(Manager *m, const Link *l, usec_t t);
 bool manager_is_silenced(Manager *m, const Link *l, usec_t t);

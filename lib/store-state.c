@@ -591,47 +591,85 @@ int store_silence_list(Store *s, usec_t now, Silence **ret, size_t *ret_n) {
 
 /* ---- probe history ------------------------------------------------------- */
 
-int store_probe_append(Store *s, const char *link, const ProbeResult *p, unsigned limit) {
+static int probe_insert(Store *s, const char *link, const ProbeResult *p) {
         static const char sql[] =
                 "INSERT INTO probe (link, time, class, http_status, error, dns, connect, tls, first_byte, total, "
                 "cert_not_after, cert_subject, cert_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_prepare(s, sql, &st);
+        if (r >= 0 && (r = store_bind_text(st, 1, link)) >= 0 && (r = store_bind_usec(st, 2, p->time)) >= 0 &&
+            (r = store_bind_text(st, 3, probe_class_to_string(p->klass))) >= 0 &&
+            (r = store_bind_int64(st, 4, p->http_status)) >= 0 && (r = store_bind_text(st, 5, p->error)) >= 0 &&
+            (r = store_bind_usec(st, 6, p->dns)) >= 0 && (r = store_bind_usec(st, 7, p->connect)) >= 0 &&
+            (r = store_bind_usec(st, 8, p->tls)) >= 0 && (r = store_bind_usec(st, 9, p->first_byte)) >= 0 &&
+            (r = store_bind_usec(st, 10, p->total)) >= 0 && (r = store_bind_usec(st, 11, p->cert_not_after)) >= 0 &&
+            (r = store_bind_text(st, 12, p->cert_subject)) >= 0 && (r = store_bind_text(st, 13, p->cert_sha256)) >= 0)
+                r = store_step_done(s, st);
+        return r;
+}
+
+static int probe_prune(Store *s, const char *link, unsigned limit) {
         /* Walks the (link, time) index from the newest entry: the cost is
          * bounded by the limit, whatever the number of links. */
-        static const char sql_prune[] =
+        static const char sql[] =
                 "DELETE FROM probe WHERE id IN (SELECT id FROM probe WHERE link = ?1 "
                 "ORDER BY time DESC, id DESC LIMIT -1 OFFSET ?2)";
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_prepare(s, sql, &st);
+        if (r >= 0 && (r = store_bind_text(st, 1, link)) >= 0 &&
+            (r = store_bind_int64(st, 2, limit ?: STORE_PROBE_HISTORY_DEFAULT)) >= 0)
+                r = store_step_done(s, st);
+        return r;
+}
+
+static bool probe_result_is_valid(const ProbeResult *p) {
+        return p && probe_class_to_string(p->klass);
+}
+
+int store_probe_append(Store *s, const char *link, const ProbeResult *p, unsigned limit) {
         int r;
 
         assert(s);
-        if (!link_name_is_valid(link) || !p || !probe_class_to_string(p->klass))
+        if (!link_name_is_valid(link) || !probe_result_is_valid(p))
                 return -EINVAL;
-        if (limit == 0)
-                limit = STORE_PROBE_HISTORY_DEFAULT;
-
         /* history: a power cut may lose the latest few, never the database */
         r = store_tx_begin(s, false);
         if (r < 0)
                 return r;
-        {
-                _cleanup_reset_ sqlite3_stmt *st = NULL;
-                r = store_prepare(s, sql, &st);
-                if (r >= 0 && (r = store_bind_text(st, 1, link)) >= 0 && (r = store_bind_usec(st, 2, p->time)) >= 0 &&
-                    (r = store_bind_text(st, 3, probe_class_to_string(p->klass))) >= 0 &&
-                    (r = store_bind_int64(st, 4, p->http_status)) >= 0 && (r = store_bind_text(st, 5, p->error)) >= 0 &&
-                    (r = store_bind_usec(st, 6, p->dns)) >= 0 && (r = store_bind_usec(st, 7, p->connect)) >= 0 &&
-                    (r = store_bind_usec(st, 8, p->tls)) >= 0 && (r = store_bind_usec(st, 9, p->first_byte)) >= 0 &&
-                    (r = store_bind_usec(st, 10, p->total)) >= 0 && (r = store_bind_usec(st, 11, p->cert_not_after)) >= 0 &&
-                    (r = store_bind_text(st, 12, p->cert_subject)) >= 0 && (r = store_bind_text(st, 13, p->cert_sha256)) >= 0)
-                        r = store_step_done(s, st);
-        }
-        if (r >= 0) {
-                _cleanup_reset_ sqlite3_stmt *st = NULL;
-                r = store_prepare(s, sql_prune, &st);
-                if (r >= 0 && (r = store_bind_text(st, 1, link)) >= 0 && (r = store_bind_int64(st, 2, limit)) >= 0)
-                        r = store_step_done(s, st);
-        }
+        r = probe_insert(s, link, p);
+        if (r >= 0)
+                r = probe_prune(s, link, limit);
         r = store_tx_end(s, r);
         return r < 0 ? r : 0;
+}
+
+int store_probe_add(Store *s, const char *link, const ProbeResult *p) {
+        int r;
+
+        assert(s);
+        if (!link_name_is_valid(link) || !probe_result_is_valid(p))
+                return -EINVAL;
+        r = store_tx_begin(s, false);
+        if (r < 0)
+                return r;
+        r = store_tx_end(s, probe_insert(s, link, p));
+        return r < 0 ? r : 0;
+}
+
+int store_probe_prune(Store *s, const char *link, unsigned limit) {
+        int r;
+
+        assert(s);
+        if (!link)
+                return -EINVAL;
+        r = store_tx_begin(s, false);
+        if (r < 0)
+                return r;
+        return store_tx_end(s, probe_prune(s, link, limit));
 }
 
 int store_probe_list(Store *s, const char *link, size_t max, ProbeResult **ret, size_t *ret_n) {

@@ -500,6 +500,11 @@ int store_begin(Store *s) {
         return store_tx_begin(s, true);
 }
 
+int store_begin_relaxed(Store *s) {
+        assert(s);
+        return store_tx_begin(s, false);
+}
+
 int store_commit(Store *s) {
         assert(s);
         if (s->depth == 0)

@@ -58,6 +58,11 @@ int store_check_integrity(Store *s);
  * writes fail and the outermost commit returns the error. Commit or
  * rollback without begin: -EINVAL. */
 int store_begin(Store *s);
+/* The same for a group of writes that a power cut may lose, never the
+ * database (probe history, counters): committed with synchronous=NORMAL,
+ * so without waiting for the disk. Nested in a durable group it is
+ * durable; what is nested in it is not, whatever it is. */
+int store_begin_relaxed(Store *s);
 int store_commit(Store *s);
 int store_rollback(Store *s);
 
@@ -215,6 +220,13 @@ int store_silence_list(Store *s, usec_t now, Silence **ret, size_t *ret_n);
 /* Appends a result; keeps the latest `limit` per link (STORE_PROBE_HISTORY_DEFAULT
  * when 0), pruning the older ones in the same transaction. */
 int store_probe_append(Store *s, const char *link, const ProbeResult *r, unsigned limit);
+/* Appends a result without pruning, for a caller that prunes each link now
+ * and then with store_probe_prune(): a prune walks the link's whole
+ * history, and after every append it would cost several appends. */
+int store_probe_add(Store *s, const char *link, const ProbeResult *r);
+/* Drops all but the latest `limit` results of a link (STORE_PROBE_HISTORY_DEFAULT
+ * when 0). Returns how many were dropped. */
+int store_probe_prune(Store *s, const char *link, unsigned limit);
 /* The newest max results of a link, newest first. */
 int store_probe_list(Store *s, const char *link, size_t max, ProbeResult **ret, size_t *ret_n);
 

@@ -453,6 +453,72 @@ START_TEST(test_probe_history) {
 }
 END_TEST
 
+/* A caller that groups results prunes each link now and then. */
+START_TEST(test_probe_history_add_prune) {
+        TestStore t;
+        test_store_setup(&t, "state");
+        ck_assert_int_eq(test_store_open(&t), 0);
+        Store *s = t.store;
+        ProbeResult *list = NULL;
+        size_t n = 0;
+
+        ck_assert_int_eq(store_begin_relaxed(s), 0);
+        ck_assert_int_eq(test_sql_int(s->db, "PRAGMA synchronous"), 1);
+        for (unsigned i = 0; i < 8; i++) {
+                ProbeResult r = probe(PROBE_OK, TEST_NOW + i * USEC_PER_MINUTE);
+                ck_assert_int_eq(store_probe_add(s, "district", &r), 0);
+        }
+        ProbeResult other = probe(PROBE_TLS, TEST_NOW);
+        ck_assert_int_eq(store_probe_add(s, "school-a", &other), 0);
+        ck_assert_int_eq(store_commit(s), 0);
+
+        /* nothing was pruned by adding */
+        ck_assert_int_eq(store_probe_list(s, "district", 100, &list, &n), 0);
+        ck_assert_uint_eq(n, 8);
+        free(list);
+
+        /* pruning keeps the newest, of that link only */
+        ck_assert_int_eq(store_probe_prune(s, "district", 5), 3);
+        ck_assert_int_eq(store_probe_list(s, "district", 100, &list, &n), 0);
+        ck_assert_uint_eq(n, 5);
+        ck_assert_uint_eq(list[0].time, TEST_NOW + 7 * USEC_PER_MINUTE);
+        ck_assert_uint_eq(list[4].time, TEST_NOW + 3 * USEC_PER_MINUTE);
+        free(list);
+        ck_assert_int_eq(store_probe_prune(s, "district", 5), 0);
+        ck_assert_int_eq(store_probe_prune(s, "district", 0), 0);      /* the default bound */
+        ck_assert_int_eq(store_probe_prune(s, "nowhere", 1), 0);
+        ck_assert_int_eq(store_probe_list(s, "school-a", 100, &list, &n), 0);
+        ck_assert_uint_eq(n, 1);
+        free(list);
+
+        /* a relaxed group: a failure inside undoes only itself */
+        ck_assert_int_eq(store_begin_relaxed(s), 0);
+        ProbeResult bad = probe(PROBE_OK, TEST_NOW);
+        bad.klass = _PROBE_CLASS_INVALID;
+        ck_assert_int_eq(store_probe_add(s, "district", &bad), -EINVAL);
+        ck_assert_int_eq(store_probe_add(s, "bad name", &other), -EINVAL);
+        ck_assert_int_eq(store_probe_add(s, "school-a", &other), 0);
+        ck_assert_int_eq(store_commit(s), 0);
+        ck_assert_int_eq(store_probe_list(s, "school-a", 100, &list, &n), 0);
+        ck_assert_uint_eq(n, 2);
+        free(list);
+
+        /* relaxed inside a durable group is durable */
+        ck_assert_int_eq(store_begin(s), 0);
+        ck_assert_int_eq(store_begin_relaxed(s), 0);
+        ck_assert_int_eq(test_sql_int(s->db, "PRAGMA synchronous"), 2);
+        ck_assert_int_eq(store_commit(s), 0);
+        ck_assert_int_eq(store_commit(s), 0);
+
+        /* and the rows survive a restart */
+        test_store_reopen(&t);
+        ck_assert_int_eq(store_probe_list(t.store, "district", 100, &list, &n), 0);
+        ck_assert_uint_eq(n, 5);
+        free(list);
+        test_store_teardown(&t);
+}
+END_TEST
+
 /* Pruning and listing one link's history walks the (link, time) index:
  * the cost is bounded by the history limit, not by the number of links. */
 static void expect_plan_uses_index(sqlite3 *db, const char *sql) {
@@ -545,7 +611,8 @@ static Suite *suite(void) {
         Suite *s = suite_create("store-state");
         TCase *tc = tcase_create("core");
         ADD_TESTS(tc, test_ledger, test_problems, test_counters, test_alert_log, test_alert_log_bounded, test_silences,
-                  test_probe_history, test_probe_history_scales, test_durability_levels);
+                  test_probe_history, test_probe_history_add_prune, test_probe_history_scales,
+                  test_durability_levels);
         suite_add_tcase(s, tc);
         return s;
 }
