@@ -134,6 +134,7 @@ struct ProbeEngine {
 
         Host *ring_head[_QUEUE_MAX], *ring_tail[_QUEUE_MAX];
         unsigned in_flight;
+        size_t connection_cache;        /* CURLMOPT_MAXCONNECTS set, 0: not yet */
         uint64_t n_placed;
         uint64_t rng;
         bool stopped;
@@ -1105,6 +1106,25 @@ static int options_check(const ProbeEngineOptions *o) {
         return 0;
 }
 
+/* libcurl keeps at most 4 idle connections per transfer in progress: when
+ * few probes run (a 15-minute interval spreads them thin), the kept-alive
+ * connections of all but a few hosts would be closed after each probe and
+ * opened again for the next. Room for what the limits let the probes use:
+ * per_host_parallel connections per host, at most 4 per probe that may
+ * run at once. */
+static void engine_set_connection_cache(ProbeEngine *e) {
+        size_t want = MIN(hashmap_size(e->hosts) * e->options.per_host_parallel,
+                          (size_t) e->options.max_parallel * 4);
+        want = MAX(want, (size_t) e->options.max_parallel);
+        if (want == e->connection_cache)
+                return;
+        if (curl_multi_setopt(curl_glue_multi(e->glue), CURLMOPT_MAXCONNECTS, (long) want) != CURLM_OK) {
+                log_debug_to(&e->logger, "probe engine: cannot size the connection cache");
+                return;
+        }
+        e->connection_cache = want;
+}
+
 int probe_engine_new(CurlGlue *glue, Clock *clock, const ProbeEngineOptions *options, ProbeCredentialFunc get_credential,
                      ProbeDoneFunc done, void *userdata, const Logger *logger, ProbeEngine **ret) {
         int r;
@@ -1134,6 +1154,8 @@ int probe_engine_new(CurlGlue *glue, Clock *clock, const ProbeEngineOptions *opt
         r = hashmap_new(&e->hosts);
         if (r < 0)
                 return r;
+
+        engine_set_connection_cache(e);
 
         /* TLS sessions are shared between the probes of links that reuse
          * connections; the event loop is one thread, so no locks */
@@ -1218,6 +1240,7 @@ int probe_engine_set_options(ProbeEngine *e, const ProbeEngineOptions *options) 
         e->options = *options;
         if (e->options.body_max == 0)
                 e->options.body_max = PROBE_BODY_MAX_DEFAULT;
+        engine_set_connection_cache(e);
         /* a host's room may have changed */
         while (hashmap_iterate(e->hosts, &i, (void **) &h))
                 host_update_ring(e, h);
@@ -1328,6 +1351,7 @@ int probe_engine_set_link(ProbeEngine *e, const LinkConfig *lc) {
         l->reuse_connections = s->reuse_connections;
         l->follow_redirects = s->follow_redirects;
 
+        engine_set_connection_cache(e);
         engine_arm_timer(e);
         engine_kick(e);
         return 0;
@@ -1349,6 +1373,7 @@ void probe_engine_remove_link(ProbeEngine *e, const char *link) {
         host_unref(e, l->host);
         log_debug_to(&e->logger, "probe %s: removed", l->name);
         link_free_fields(l);
+        engine_set_connection_cache(e);
         engine_arm_timer(e);
         engine_kick(e);
 }

@@ -349,6 +349,42 @@ START_TEST(test_daily_full_handshake) {
 }
 END_TEST
 
+/* With reuse, each host keeps its connection between probes even when one
+ * probe runs at a time (a long interval spreads them thin): left to
+ * itself, libcurl keeps only 4 idle connections per transfer in progress. */
+START_TEST(test_reuse_many_hosts) {
+        Harness *h = harness_new(2, 1);
+        const int ports[] = { world.good, world.soon, world.chain };
+        const char *names[] = { "127.0.0.1", "localhost" };
+        LinkConfig lc[6];
+        size_t n = 0;
+
+        world_post(&world, "/reset");
+        for (size_t p = 0; p < ELEMENTSOF(ports); p++)
+                for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                        char name[32], *url;
+                        snprintf(name, sizeof name, "host-%zu", n);
+                        ck_assert_int_ge(asprintf(&url, "https://%s:%d/basic", names[i], ports[p]), 0);
+                        test_link_init(&lc[n++], &world, name, url);
+                        free(url);
+                }
+        for (int round = 0; round < 3; round++)
+                for (size_t i = 0; i < n; i++) {
+                        ProbeResult r = harness_probe_one(h, &world, &lc[i]);
+                        ck_assert_msg(r.klass == PROBE_OK, "round %d %s: %s", round, lc[i].name, r.error);
+                }
+        /* one connection per host name and port, made in the first round */
+        json_object *stats = world_stats(&world);
+        ck_assert_int_eq(json_get_int(stats, "accepted", "good"), 2);
+        ck_assert_int_eq(json_get_int(stats, "accepted", "soon"), 2);
+        ck_assert_int_eq(json_get_int(stats, "accepted", "chain"), 2);
+        json_object_put(stats);
+        for (size_t i = 0; i < n; i++)
+                test_link_done(&lc[i]);
+        harness_free(h);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("probe-schedule");
         TCase *tc = tcase_create("schedule");
@@ -356,7 +392,8 @@ static Suite *suite(void) {
         tcase_set_timeout(tc, 60);
         ADD_TESTS(tc, test_spread, test_per_host_limit, test_max_parallel, test_probe_now_first, test_probe_now_then_slot,
                   test_no_double_start,
-                  test_no_credential, test_remove_and_stop, test_next_probe, test_daily_full_handshake);
+                  test_no_credential, test_remove_and_stop, test_next_probe, test_daily_full_handshake,
+                  test_reuse_many_hosts);
         suite_add_tcase(s, tc);
         return s;
 }
