@@ -10,7 +10,7 @@
 #include "crypto.h"
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_APPLICATION_ID 0x746f6d73 /* "toms" */
 #define STORE_ALERT_LOG_KEEP 10000
 #define STORE_SECRET_MAX 4096

@@ -137,6 +137,60 @@ int store_ledger_prune(Store *s, const char *link, AlertKind kind, const char *k
         return store_tx_end(s, r);
 }
 
+void ledger_record_array_free(LedgerRecord *a, size_t n) {
+        for (size_t i = 0; a && i < n; i++) {
+                free(a[i].link);
+                free(a[i].scope);
+        }
+        free(a);
+}
+
+int store_ledger_list(Store *s, AlertKind kind, LedgerRecord **ret, size_t *ret_n) {
+        /* the primary key's order: no sort */
+        static const char sql[] =
+                "SELECT link, scope, threshold, time FROM ledger WHERE kind = ? ORDER BY link, kind, scope, threshold";
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        LedgerRecord *a = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+        if (!alert_kind_is_valid(kind))
+                return -EINVAL;
+        r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        r = store_bind_text(st, 1, alert_kind_to_string(kind));
+        if (r < 0)
+                return r;
+        while ((r = store_step(s, st)) > 0) {
+                r = STORE_ARRAY_RESERVE(a, cap, n);
+                if (r < 0)
+                        break;
+                LedgerRecord *e = a + n;
+                *e = (LedgerRecord) {
+                        .kind = kind,
+                        .threshold = sqlite3_column_int64(st, 2),
+                        .time = store_column_usec(st, 3),
+                };
+                n++;    /* from here on freed with the array */
+                if ((r = store_column_strdup(st, 0, true, &e->link)) < 0 ||
+                    (r = store_column_strdup(st, 1, true, &e->scope)) < 0)
+                        break;
+                if (isempty(e->link))   /* LEDGER_LINK() */
+                        e->link = mfree(e->link);
+        }
+        if (r < 0) {
+                ledger_record_array_free(a, n);
+                return r;
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
 /* ---- problems --------------------------------------------------------------- */
 
 void problem_done(Problem *p) {
@@ -351,6 +405,57 @@ int store_counters_put(Store *s, const char *link, const LinkCounters *c) {
         }
         r = store_tx_end(s, r);
         return r < 0 ? r : 0;
+}
+
+void link_counters_entry_array_free(LinkCountersEntry *a, size_t n) {
+        for (size_t i = 0; a && i < n; i++)
+                free(a[i].link);
+        free(a);
+}
+
+int store_counters_list(Store *s, LinkCountersEntry **ret, size_t *ret_n) {
+        static const char sql[] =
+                "SELECT link, failures, auth_failures, last_probe, last_ok FROM counters ORDER BY link";
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        LinkCountersEntry *a = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+        r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        while ((r = store_step(s, st)) > 0) {
+                int64_t f = sqlite3_column_int64(st, 1), au = sqlite3_column_int64(st, 2);
+                if (f < 0 || f > UINT_MAX || au < 0 || au > UINT_MAX) {
+                        r = -EBADMSG;
+                        break;
+                }
+                r = STORE_ARRAY_RESERVE(a, cap, n);
+                if (r < 0)
+                        break;
+                a[n] = (LinkCountersEntry) {
+                        .counters = {
+                                .failures = (unsigned) f,
+                                .auth_failures = (unsigned) au,
+                                .last_probe = store_column_usec(st, 3),
+                                .last_ok = store_column_usec(st, 4),
+                        },
+                };
+                r = store_column_strdup(st, 0, true, &a[n].link);
+                if (r < 0)
+                        break;
+                n++;
+        }
+        if (r < 0) {
+                link_counters_entry_array_free(a, n);
+                return r;
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
 }
 
 /* ---- alert log ------------------------------------------------------------- */
@@ -672,10 +777,34 @@ int store_probe_prune(Store *s, const char *link, unsigned limit) {
         return store_tx_end(s, probe_prune(s, link, limit));
 }
 
+#define PROBE_COLUMNS \
+        "time, class, http_status, error, dns, connect, tls, first_byte, total, cert_not_after, cert_subject, " \
+        "cert_sha256"
+
+static int probe_read(sqlite3_stmt *st, ProbeResult *ret) {
+        ProbeResult p = {
+                .klass = probe_class_from_string((const char *) sqlite3_column_text(st, 1)),
+                .time = store_column_usec(st, 0),
+                .http_status = (long) sqlite3_column_int64(st, 2),
+                .dns = store_column_usec(st, 4),
+                .connect = store_column_usec(st, 5),
+                .tls = store_column_usec(st, 6),
+                .first_byte = store_column_usec(st, 7),
+                .total = store_column_usec(st, 8),
+                .cert_not_after = store_column_usec(st, 9),
+        };
+        if (p.klass < 0)
+                return -EBADMSG;
+        store_column_strcpy(st, 3, p.error, sizeof p.error);
+        store_column_strcpy(st, 10, p.cert_subject, sizeof p.cert_subject);
+        store_column_strcpy(st, 11, p.cert_sha256, sizeof p.cert_sha256);
+        *ret = p;
+        return 0;
+}
+
 int store_probe_list(Store *s, const char *link, size_t max, ProbeResult **ret, size_t *ret_n) {
         static const char sql[] =
-                "SELECT time, class, http_status, error, dns, connect, tls, first_byte, total, cert_not_after, "
-                "cert_subject, cert_sha256 FROM probe WHERE link = ? ORDER BY time DESC, id DESC LIMIT ?";
+                "SELECT " PROBE_COLUMNS " FROM probe WHERE link = ? ORDER BY time DESC, id DESC LIMIT ?";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         _cleanup_free_ ProbeResult *a = NULL;
         size_t n = 0, cap = 0;
@@ -695,28 +824,63 @@ int store_probe_list(Store *s, const char *link, size_t max, ProbeResult **ret, 
                 r = STORE_ARRAY_RESERVE(a, cap, n);
                 if (r < 0)
                         return r;
-                ProbeResult *p = a + n;
-                *p = (ProbeResult) {
-                        .klass = probe_class_from_string((const char *) sqlite3_column_text(st, 1)),
-                        .time = store_column_usec(st, 0),
-                        .http_status = (long) sqlite3_column_int64(st, 2),
-                        .dns = store_column_usec(st, 4),
-                        .connect = store_column_usec(st, 5),
-                        .tls = store_column_usec(st, 6),
-                        .first_byte = store_column_usec(st, 7),
-                        .total = store_column_usec(st, 8),
-                        .cert_not_after = store_column_usec(st, 9),
-                };
-                if (p->klass < 0)
-                        return -EBADMSG;
-                store_column_strcpy(st, 3, p->error, sizeof p->error);
-                store_column_strcpy(st, 10, p->cert_subject, sizeof p->cert_subject);
-                store_column_strcpy(st, 11, p->cert_sha256, sizeof p->cert_sha256);
+                r = probe_read(st, a + n);
+                if (r < 0)
+                        return r;
                 n++;
         }
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(a);
         *ret_n = n;
+        return 0;
+}
+
+int store_probe_latest(Store *s, const char *link, ProbeResult *ret_last, ProbeResult *ret_cert) {
+        static const char sql_last[] =
+                "SELECT " PROBE_COLUMNS " FROM probe WHERE link = ? ORDER BY time DESC, id DESC LIMIT 1";
+        /* the partial index probe_cert holds only these rows */
+        static const char sql_cert[] =
+                "SELECT " PROBE_COLUMNS " FROM probe WHERE link = ? AND cert_sha256 != '' AND cert_not_after != 0 "
+                "ORDER BY time DESC, id DESC LIMIT 1";
+        ProbeResult last;
+        int r;
+
+        assert(s);
+        if (!link)
+                return -EINVAL;
+        {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+                r = store_prepare(s, sql_last, &st);
+                if (r < 0)
+                        return r;
+                if ((r = store_bind_text(st, 1, link)) < 0)
+                        return r;
+                r = store_step(s, st);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -ENOENT;
+                r = probe_read(st, &last);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_cert) {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+                ProbeResult cert = { .klass = PROBE_OK };
+                r = store_prepare(s, sql_cert, &st);
+                if (r < 0)
+                        return r;
+                if ((r = store_bind_text(st, 1, link)) < 0)
+                        return r;
+                r = store_step(s, st);
+                if (r < 0)
+                        return r;
+                if (r > 0 && (r = probe_read(st, &cert)) < 0)
+                        return r;
+                *ret_cert = cert;
+        }
+        if (ret_last)
+                *ret_last = last;
         return 0;
 }

@@ -193,9 +193,18 @@ finish:
         return r;
 }
 
+/* Version 3: the probes that read the server's certificate indexed by
+ * (link, time), so that start-up finds each link's latest certificate
+ * with one lookup instead of reading its history back. */
+static int migrate_v2_to_v3(Store *s) {
+        return store_exec(s, "CREATE INDEX probe_cert ON probe (link, time) WHERE cert_sha256 != '';\n"
+                             "PRAGMA user_version = 3;\n");
+}
+
 /* migrations[i] brings version i + 1 to version i + 2 */
 static int (*const migrations[])(Store *s) = {
         migrate_v1_to_v2,
+        migrate_v2_to_v3,
 };
 static_assert(ELEMENTSOF(migrations) == STORE_SCHEMA_VERSION - 1, "a migration per version");
 

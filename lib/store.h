@@ -142,6 +142,19 @@ int store_ledger_last(Store *s, const char *link, AlertKind kind, const char *sc
  * the number of records dropped. */
 int store_ledger_prune(Store *s, const char *link, AlertKind kind, const char *keep_scope);
 
+typedef struct LedgerRecord {
+        char *link;             /* NULL for a record that belongs to no link */
+        AlertKind kind;
+        char *scope;
+        int64_t threshold;      /* -1: not a threshold */
+        usec_t time;
+} LedgerRecord;
+
+void ledger_record_array_free(LedgerRecord *a, size_t n);
+/* Every record of one kind, sorted by link, scope and threshold (start-up
+ * reads them in one query instead of several per link). */
+int store_ledger_list(Store *s, AlertKind kind, LedgerRecord **ret, size_t *ret_n);
+
 /* A problem that is open on a link: link-down or auth-rejected. */
 typedef struct Problem {
         char *link;
@@ -177,6 +190,16 @@ typedef struct LinkCounters {
 /* Unknown links read as all zero. */
 int store_counters_get(Store *s, const char *link, LinkCounters *ret);
 int store_counters_put(Store *s, const char *link, const LinkCounters *c);
+
+typedef struct LinkCountersEntry {
+        char *link;
+        LinkCounters counters;
+} LinkCountersEntry;
+
+void link_counters_entry_array_free(LinkCountersEntry *a, size_t n);
+/* The counters of every link, sorted by link (start-up reads them in one
+ * query instead of one per link). */
+int store_counters_list(Store *s, LinkCountersEntry **ret, size_t *ret_n);
 
 /* The alerts raised, newest kept, for "tomslinkctl alerts". */
 typedef struct AlertLogEntry {
@@ -229,6 +252,11 @@ int store_probe_add(Store *s, const char *link, const ProbeResult *r);
 int store_probe_prune(Store *s, const char *link, unsigned limit);
 /* The newest max results of a link, newest first. */
 int store_probe_list(Store *s, const char *link, size_t max, ProbeResult **ret, size_t *ret_n);
+/* What start-up needs of a link's history: its newest result (ret_last)
+ * and its newest result that read the server's certificate (ret_cert;
+ * cert_sha256 "" when none did). Either may be NULL. -ENOENT when the link
+ * has no history. Two index lookups, whatever the history's length. */
+int store_probe_latest(Store *s, const char *link, ProbeResult *ret_last, ProbeResult *ret_cert);
 
 /* ---- mail outbox --------------------------------------------------------- */
 

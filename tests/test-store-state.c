@@ -521,7 +521,7 @@ END_TEST
 
 /* Pruning and listing one link's history walks the (link, time) index:
  * the cost is bounded by the history limit, not by the number of links. */
-static void expect_plan_uses_index(sqlite3 *db, const char *sql) {
+static void expect_plan_uses_index_named(sqlite3 *db, const char *index, const char *sql) {
         _cleanup_free_ char *q = NULL;
         ck_assert_int_ge(asprintf(&q, "EXPLAIN QUERY PLAN %s", sql), 0);
         sqlite3_stmt *st = NULL;
@@ -532,10 +532,14 @@ static void expect_plan_uses_index(sqlite3 *db, const char *sql) {
                 strbuf_putc(&plan, '\n');
         }
         sqlite3_finalize(st);
-        ck_assert_msg(strstr(plan.data, "probe_link_time"), "%s:\n%s", sql, plan.data);
+        ck_assert_msg(strstr(plan.data, index), "%s:\n%s", sql, plan.data);
         ck_assert_msg(!strstr(plan.data, "USE TEMP B-TREE"), "%s sorts:\n%s", sql, plan.data);
         ck_assert_msg(!strstr(plan.data, "SCAN probe\n"), "%s scans:\n%s", sql, plan.data);
         strbuf_done(&plan);
+}
+
+static void expect_plan_uses_index(sqlite3 *db, const char *sql) {
+        expect_plan_uses_index_named(db, "probe_link_time", sql);
 }
 
 START_TEST(test_probe_history_scales) {
@@ -576,6 +580,120 @@ START_TEST(test_probe_history_scales) {
 }
 END_TEST
 
+/* What start-up reads in one query per table instead of several per link. */
+START_TEST(test_bulk_reads) {
+        TestStore t;
+        test_store_setup(&t, "state");
+        ck_assert_int_eq(test_store_open(&t), 0);
+        Store *s = t.store;
+
+        /* counters, sorted by link */
+        LinkCountersEntry *c = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(store_counters_list(s, &c, &n), 0);
+        ck_assert_uint_eq(n, 0);
+        free(c);
+        const char *links[] = { "school-a", "district", "b-link" };
+        for (unsigned i = 0; i < ELEMENTSOF(links); i++) {
+                LinkCounters x = { .failures = i, .auth_failures = 10 + i, .last_probe = TEST_NOW + i, .last_ok = TEST_NOW - i };
+                ck_assert_int_eq(store_counters_put(s, links[i], &x), 0);
+        }
+        ck_assert_int_eq(store_counters_list(s, &c, &n), 0);
+        ck_assert_uint_eq(n, 3);
+        ck_assert_str_eq(c[0].link, "b-link");
+        ck_assert_uint_eq(c[0].counters.failures, 2);
+        ck_assert_uint_eq(c[0].counters.auth_failures, 12);
+        ck_assert_uint_eq(c[0].counters.last_probe, TEST_NOW + 2);
+        ck_assert_uint_eq(c[0].counters.last_ok, TEST_NOW - 2);
+        ck_assert_str_eq(c[1].link, "district");
+        ck_assert_str_eq(c[2].link, "school-a");
+        ck_assert_uint_eq(c[2].counters.failures, 0);
+        link_counters_entry_array_free(c, n);
+
+        /* the ledger, one kind at a time, sorted by link, scope, threshold */
+        ck_assert_int_eq(store_ledger_record(s, "school-a", ALERT_CREDENTIAL_EXPIRING, "gen:4", 7, TEST_NOW + 1), 0);
+        ck_assert_int_eq(store_ledger_record(s, "district", ALERT_CREDENTIAL_EXPIRING, "gen:3", 30, TEST_NOW + 2), 0);
+        ck_assert_int_eq(store_ledger_record(s, "district", ALERT_CREDENTIAL_EXPIRING, "gen:3", 14, TEST_NOW + 3), 0);
+        ck_assert_int_eq(store_ledger_record(s, "district", ALERT_CREDENTIAL_EXPIRED, "gen:3", -1, TEST_NOW + 4), 0);
+        ck_assert_int_eq(store_ledger_record(s, NULL, ALERT_MAIL_UNDELIVERABLE, "mail:<1@x>", -1, TEST_NOW + 5), 0);
+        LedgerRecord *l = NULL;
+        ck_assert_int_eq(store_ledger_list(s, ALERT_CREDENTIAL_EXPIRING, &l, &n), 0);
+        ck_assert_uint_eq(n, 3);
+        ck_assert_str_eq(l[0].link, "district");
+        ck_assert_str_eq(l[0].scope, "gen:3");
+        ck_assert_int_eq(l[0].threshold, 14);
+        ck_assert_uint_eq(l[0].time, TEST_NOW + 3);
+        ck_assert_int_eq(l[0].kind, ALERT_CREDENTIAL_EXPIRING);
+        ck_assert_int_eq(l[1].threshold, 30);
+        ck_assert_str_eq(l[2].link, "school-a");
+        ck_assert_int_eq(l[2].threshold, 7);
+        ledger_record_array_free(l, n);
+        ck_assert_int_eq(store_ledger_list(s, ALERT_CREDENTIAL_EXPIRED, &l, &n), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_int_eq(l[0].threshold, -1);
+        ck_assert_uint_eq(l[0].time, TEST_NOW + 4);
+        ledger_record_array_free(l, n);
+        ck_assert_int_eq(store_ledger_list(s, ALERT_MAIL_UNDELIVERABLE, &l, &n), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_ptr_null(l[0].link);
+        ck_assert_str_eq(l[0].scope, "mail:<1@x>");
+        ledger_record_array_free(l, n);
+        ck_assert_int_eq(store_ledger_list(s, ALERT_LINK_DOWN, &l, &n), 0);
+        ck_assert_uint_eq(n, 0);
+        free(l);
+        ck_assert_int_eq(store_ledger_list(s, _ALERT_KIND_INVALID, &l, &n), -EINVAL);
+
+        /* the newest result, and the newest certificate reading */
+        ProbeResult last, cert;
+        ck_assert_int_eq(store_probe_latest(s, "district", &last, &cert), -ENOENT);
+        for (unsigned i = 0; i < 10; i++) {
+                ProbeResult r = probe(i == 9 ? PROBE_TIMEOUT : PROBE_OK, TEST_NOW + i * USEC_PER_MINUTE);
+                if (i != 6) {   /* a reused connection reads no certificate */
+                        r.cert_not_after = 0;
+                        r.cert_subject[0] = r.cert_sha256[0] = 0;
+                }
+                ck_assert_int_eq(store_probe_add(s, "district", &r), 0);
+        }
+        ck_assert_int_eq(store_probe_latest(s, "district", &last, &cert), 0);
+        ck_assert_uint_eq(last.time, TEST_NOW + 9 * USEC_PER_MINUTE);
+        ck_assert_int_eq(last.klass, PROBE_TIMEOUT);
+        ck_assert_str_eq(last.error, "Failed to connect");
+        ck_assert_uint_eq(cert.time, TEST_NOW + 6 * USEC_PER_MINUTE);
+        ck_assert_str_eq(cert.cert_subject, "CN=toms.example");
+        ck_assert_uint_eq(strlen(cert.cert_sha256), 64);
+        ck_assert_uint_eq(cert.cert_not_after, TEST_NOW + 90 * USEC_PER_DAY);
+        ck_assert_int_eq(store_probe_latest(s, "district", NULL, &cert), 0);
+        ck_assert_uint_eq(cert.time, TEST_NOW + 6 * USEC_PER_MINUTE);
+        ck_assert_int_eq(store_probe_latest(s, "district", &last, NULL), 0);
+        ck_assert_uint_eq(last.time, TEST_NOW + 9 * USEC_PER_MINUTE);
+        ck_assert_int_eq(store_probe_latest(s, NULL, &last, NULL), -EINVAL);
+        /* a link that never read a certificate */
+        ProbeResult plain = probe(PROBE_CONNECT, TEST_NOW);
+        plain.cert_not_after = 0;
+        plain.cert_subject[0] = plain.cert_sha256[0] = 0;
+        ck_assert_int_eq(store_probe_add(s, "school-a", &plain), 0);
+        ck_assert_int_eq(store_probe_latest(s, "school-a", &last, &cert), 0);
+        ck_assert_int_eq(last.klass, PROBE_CONNECT);
+        ck_assert_str_eq(cert.cert_sha256, "");
+        ck_assert_uint_eq(cert.cert_not_after, 0);
+
+        /* each is one lookup in an index: no sorting, no scan */
+        sqlite3 *raw = test_db_open(&t);
+        expect_plan_uses_index(raw, "SELECT time FROM probe WHERE link = 'district' ORDER BY time DESC, id DESC LIMIT 1");
+        expect_plan_uses_index_named(raw, "probe_cert",
+                                     "SELECT time FROM probe WHERE link = 'district' AND cert_sha256 != '' AND "
+                                     "cert_not_after != 0 ORDER BY time DESC, id DESC LIMIT 1");
+        sqlite3_close(raw);
+
+        /* and survive a restart */
+        test_store_reopen(&t);
+        ck_assert_int_eq(store_counters_list(t.store, &c, &n), 0);
+        ck_assert_uint_eq(n, 3);
+        link_counters_entry_array_free(c, n);
+        test_store_teardown(&t);
+}
+END_TEST
+
 /* Probe history and counters are written with synchronous=NORMAL, the
  * rest with FULL. */
 START_TEST(test_durability_levels) {
@@ -611,7 +729,7 @@ static Suite *suite(void) {
         Suite *s = suite_create("store-state");
         TCase *tc = tcase_create("core");
         ADD_TESTS(tc, test_ledger, test_problems, test_counters, test_alert_log, test_alert_log_bounded, test_silences,
-                  test_probe_history, test_probe_history_add_prune, test_probe_history_scales,
+                  test_probe_history, test_probe_history_add_prune, test_probe_history_scales, test_bulk_reads,
                   test_durability_levels);
         suite_add_tcase(s, tc);
         return s;

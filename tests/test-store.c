@@ -113,7 +113,7 @@ START_TEST(test_newer_version_refused) {
         t.store = store_close(t.store);
 
         sqlite3 *raw = test_db_open(&t);
-        test_sql(raw, "PRAGMA user_version = 3");
+        test_sql(raw, "PRAGMA user_version = 4");
         sqlite3_close(raw);
 
         size_t before_size = 0, after_size = 0;
@@ -125,7 +125,7 @@ START_TEST(test_newer_version_refused) {
         ck_assert_mem_eq(before, after, before_size);
 
         raw = test_db_open(&t);
-        ck_assert_int_eq(test_sql_int(raw, "PRAGMA user_version"), 3);
+        ck_assert_int_eq(test_sql_int(raw, "PRAGMA user_version"), 4);
         ck_assert_int_eq(test_sql_int(raw, "SELECT count(*) FROM outbox"), 1);
         sqlite3_close(raw);
         test_store_teardown(&t);
@@ -238,9 +238,10 @@ START_TEST(test_upgrade_from_v1) {
 
         /* upgraded */
         ck_assert_int_eq(test_store_open(&t), 0);
-        ck_assert_int_eq(store_schema_version(t.store), 2);
+        ck_assert_int_eq(store_schema_version(t.store), STORE_SCHEMA_VERSION);
         ck_assert_int_eq(store_check_integrity(t.store), 0);
         ck_assert_ptr_nonnull(strstr(t.log.data, "from schema version 1 to 2"));
+        ck_assert_ptr_nonnull(strstr(t.log.data, "from schema version 2 to 3"));
 
         /* credentials and history */
         CredentialInfo info;
@@ -298,6 +299,12 @@ START_TEST(test_upgrade_from_v1) {
         ck_assert_int_eq(pr[1].klass, PROBE_CONNECT);
         ck_assert_uint_eq(pr[1].connect, USEC_INFINITY);
         free(pr);
+        /* version 3: the certificate readings are indexed from the start */
+        ProbeResult last, cert;
+        ck_assert_int_eq(store_probe_latest(t.store, "district", &last, &cert), 0);
+        ck_assert_str_eq(cert.cert_sha256, "abcd");
+        ck_assert_uint_eq(cert.cert_not_after, 99);
+        ck_assert_int_eq(test_sql_int(t.store->db, "SELECT count(*) FROM sqlite_master WHERE name = 'probe_cert'"), 1);
 
         /* the outbox: recipients split out of the old column, with state */
         OutboxMessage m;
