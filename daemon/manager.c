@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "manager.h"
 
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -16,7 +17,6 @@
 #define DEFAULT_STATE_DIRECTORY TOMSLINK_LOCALSTATEDIR "/lib/tomslink"
 #define DEFAULT_RUNTIME_DIRECTORY TOMSLINK_RUNSTATEDIR "/tomslink"
 #define STOP_TIMEOUT_USEC (3 * USEC_PER_SEC)
-#define PROBE_HISTORY_LOAD 20
 /* a link's probe history is pruned to its limit at its first write and
  * then every this many (a prune walks the whole history) */
 #define PROBE_HISTORY_PRUNE_EVERY 32
@@ -83,107 +83,187 @@ static void scope_problem(char *buf, size_t n, usec_t since) {
         snprintf(buf, n, "problem:%llu", (unsigned long long) since);
 }
 
-static int ledger_load_thresholds(Manager *m, const char *link, AlertKind kind, const char *scope, unsigned *dst,
-                                  size_t *ret_n) {
-        _cleanup_free_ unsigned *v = NULL;
-        size_t n = 0;
-        int r = store_ledger_thresholds(m->store, link, kind, scope, &v, &n);
-        if (r < 0)
-                return r;
-        *ret_n = MIN(n, (size_t) ALERT_THRESHOLDS_MAX);
-        if (*ret_n > 0)
-                memcpy(dst, v, *ret_n * sizeof(unsigned));
-        return 0;
+/* What the store holds about one link: its slice of each bulk read. */
+typedef struct LinkStored {
+        CredentialInfo *credential;             /* taken by the link; NULL: none */
+        const LinkCounters *counters;           /* NULL: never probed */
+        const Problem *problems;
+        size_t n_problems;
+        const LedgerRecord *expiring, *expired, *cert;
+        size_t n_expiring, n_expired, n_cert;
+        const Silence *silence;                 /* NULL: not silenced */
+        bool has_last;
+        ProbeResult last;                       /* the newest probe result */
+        ProbeResult cert_probe;                 /* the newest certificate reading */
+} LinkStored;
+
+static void ledger_thresholds(const LedgerRecord *v, size_t n, const char *scope, unsigned *dst, size_t *ret_n) {
+        size_t k = 0;
+        for (size_t i = 0; i < n && k < ALERT_THRESHOLDS_MAX; i++)
+                if (v[i].threshold >= 0 && v[i].threshold <= UINT_MAX && streq(v[i].scope, scope))
+                        dst[k++] = (unsigned) v[i].threshold;
+        *ret_n = k;
 }
 
-/* Restores what the alert engine knew about a link from the store. */
-static int link_load_state(Manager *m, Link *l) {
+/* Restores what the alert engine knew about a link. */
+static void link_restore(Manager *m, Link *l, LinkStored *st) {
         char scope[96];
-        int r;
 
         l->alert = (LinkAlertState) {};
         l->alert.down.last_class = l->alert.auth.last_class = _PROBE_CLASS_INVALID;
         credential_info_done(&l->credential);
         l->has_credential = false;
 
-        r = store_credential_get(m->store, l->name, &l->credential);
-        if (r >= 0) {
+        if (st->credential) {
+                l->credential = *st->credential;
+                *st->credential = (CredentialInfo) {};
                 l->has_credential = true;
                 alert_state_set_credential(&l->alert, l->credential.generation, l->credential.generated);
                 scope_generation(scope, sizeof scope, l->credential.generation);
-                r = ledger_load_thresholds(m, l->name, ALERT_CREDENTIAL_EXPIRING, scope, l->alert.expiry_sent,
-                                           &l->alert.n_expiry_sent);
-                if (r < 0)
-                        return r;
-                usec_t t;
-                if (store_ledger_last(m->store, l->name, ALERT_CREDENTIAL_EXPIRED, scope, &t) >= 0)
-                        l->alert.expired_sent = t;
-        } else if (r != -ENOENT)
-                return r;
-
-        LinkCounters c;
-        r = store_counters_get(m->store, l->name, &c);
-        if (r < 0)
-                return r;
-        l->alert.failures = c.failures;
-        l->alert.auth_failures = c.auth_failures;
-        l->alert.last_probe = c.last_probe;
-        l->alert.last_ok = c.last_ok;
-
-        Problem *problems = NULL;
-        size_t n_problems = 0;
-        r = store_problem_list(m->store, l->name, &problems, &n_problems);
-        if (r < 0)
-                return r;
-        l->stored_problems = 0;
-        for (size_t i = 0; i < n_problems; i++) {
-                if (problems[i].kind == ALERT_LINK_DOWN)
-                        problem_from_store(&l->alert.down, &problems[i]);
-                else if (problems[i].kind == ALERT_AUTH_REJECTED)
-                        problem_from_store(&l->alert.auth, &problems[i]);
-                l->stored_problems |= PROBLEM_BIT(problems[i].kind);
-                if (!l->alert.failing_since || problems[i].since < l->alert.failing_since)
-                        l->alert.failing_since = problems[i].since;
+                ledger_thresholds(st->expiring, st->n_expiring, scope, l->alert.expiry_sent, &l->alert.n_expiry_sent);
+                for (size_t i = 0; i < st->n_expired; i++)
+                        if (streq(st->expired[i].scope, scope))
+                                l->alert.expired_sent = MAX(l->alert.expired_sent, st->expired[i].time);
         }
-        problem_array_free(problems, n_problems);
+
+        if (st->counters) {
+                l->alert.failures = st->counters->failures;
+                l->alert.auth_failures = st->counters->auth_failures;
+                l->alert.last_probe = st->counters->last_probe;
+                l->alert.last_ok = st->counters->last_ok;
+        }
+
+        l->stored_problems = 0;
+        for (size_t i = 0; i < st->n_problems; i++) {
+                const Problem *p = &st->problems[i];
+                if (p->kind == ALERT_LINK_DOWN)
+                        problem_from_store(&l->alert.down, p);
+                else if (p->kind == ALERT_AUTH_REJECTED)
+                        problem_from_store(&l->alert.auth, p);
+                l->stored_problems |= PROBLEM_BIT(p->kind);
+                if (!l->alert.failing_since || p->since < l->alert.failing_since)
+                        l->alert.failing_since = p->since;
+        }
         if (l->alert.failures > 0 && !l->alert.failing_since)
                 l->alert.failing_since = l->alert.last_probe;
 
-        ProbeResult *history = NULL;
-        size_t n_history = 0;
-        r = store_probe_list(m->store, l->name, PROBE_HISTORY_LOAD, &history, &n_history);
-        if (r < 0)
-                return r;
-        if (n_history > 0) {
-                l->last = history[0];
-                l->has_last = true;
-        }
-        for (size_t i = 0; i < n_history; i++)
-                if (history[i].cert_sha256[0] && history[i].cert_not_after) {
-                        snprintf(l->alert.cert_sha256, sizeof l->alert.cert_sha256, "%s", history[i].cert_sha256);
-                        snprintf(l->alert.cert_subject, sizeof l->alert.cert_subject, "%s", history[i].cert_subject);
-                        l->alert.cert_not_after = history[i].cert_not_after;
-                        break;
-                }
-        free(history);
-        if (l->alert.cert_sha256[0]) {
+        l->has_last = st->has_last;
+        if (st->has_last)
+                l->last = st->last;
+        if (st->has_last && st->cert_probe.cert_sha256[0] && st->cert_probe.cert_not_after) {
+                snprintf(l->alert.cert_sha256, sizeof l->alert.cert_sha256, "%s", st->cert_probe.cert_sha256);
+                snprintf(l->alert.cert_subject, sizeof l->alert.cert_subject, "%s", st->cert_probe.cert_subject);
+                l->alert.cert_not_after = st->cert_probe.cert_not_after;
                 scope_cert(scope, sizeof scope, l->alert.cert_sha256);
-                r = ledger_load_thresholds(m, l->name, ALERT_ENDPOINT_CERT_EXPIRING, scope, l->alert.cert_sent,
-                                           &l->alert.n_cert_sent);
-                if (r < 0)
-                        return r;
+                ledger_thresholds(st->cert, st->n_cert, scope, l->alert.cert_sent, &l->alert.n_cert_sent);
         }
 
-        Silence s;
         free(l->silence_reason);
         l->silence_reason = NULL;
         l->silenced_until = 0;
-        if (store_silence_get(m->store, l->name, clock_realtime(m->clock), &s) >= 0) {
-                l->silenced_until = s.until;
-                l->silence_reason = TAKE_PTR(s.reason);
-                silence_done(&s);
+        if (st->silence) {
+                l->silenced_until = st->silence->until;
+                l->silence_reason = st->silence->reason ? strdup(st->silence->reason) : NULL;
         }
-        return 0;
+}
+
+static int link_ptr_cmp(const void *a, const void *b) {
+        return strcmp((*(Link *const *) a)->name, (*(Link *const *) b)->name);
+}
+
+/* The records of one link in an array sorted by link: skips those before
+ * it, returns where its own start and how many there are. Records without
+ * a link sort first. */
+#define SLICE(a, n, field, i, name, ret_start, ret_n)                                     \
+        do {                                                                            \
+                while (*(i) < (n) && strcmp((a)[*(i)].field ?: "", (name)) < 0)         \
+                        (*(i))++;                                                       \
+                *(ret_start) = *(i);                                                    \
+                while (*(i) < (n) && streq((a)[*(i)].field ?: "", (name)))              \
+                        (*(i))++;                                                       \
+                *(ret_n) = *(i) - *(ret_start);                                         \
+        } while (0)
+
+/* Restores the state of links from the store with one query per table
+ * (and two index lookups per link for its latest probe results), all in
+ * one transaction, instead of eight queries and transactions per link. */
+static int manager_load_states(Manager *m, Link **links, size_t n) {
+        CredentialInfo *creds = NULL;
+        LinkCountersEntry *counters = NULL;
+        Problem *problems = NULL;
+        LedgerRecord *expiring = NULL, *expired = NULL, *certs = NULL;
+        Silence *silences = NULL;
+        size_t n_creds = 0, n_counters = 0, n_problems = 0, n_expiring = 0, n_expired = 0, n_certs = 0, n_silences = 0;
+        _cleanup_free_ Link **sorted = NULL;
+        int r;
+
+        if (n == 0)
+                return 0;
+        sorted = reallocarray(NULL, n, sizeof(Link *));
+        if (!sorted)
+                return -ENOMEM;
+        memcpy(sorted, links, n * sizeof(Link *));
+        qsort(sorted, n, sizeof(Link *), link_ptr_cmp);
+
+        /* one snapshot, one lock */
+        r = store_begin_relaxed(m->store);
+        if (r < 0)
+                return r;
+        if ((r = store_credential_list(m->store, &creds, &n_creds)) < 0 ||
+            (r = store_counters_list(m->store, &counters, &n_counters)) < 0 ||
+            (r = store_problem_list(m->store, NULL, &problems, &n_problems)) < 0 ||
+            (r = store_ledger_list(m->store, ALERT_CREDENTIAL_EXPIRING, &expiring, &n_expiring)) < 0 ||
+            (r = store_ledger_list(m->store, ALERT_CREDENTIAL_EXPIRED, &expired, &n_expired)) < 0 ||
+            (r = store_ledger_list(m->store, ALERT_ENDPOINT_CERT_EXPIRING, &certs, &n_certs)) < 0 ||
+            (r = store_silence_list(m->store, clock_realtime(m->clock), &silences, &n_silences)) < 0)
+                goto finish;
+
+        size_t ic = 0, in = 0, ip = 0, ie = 0, ix = 0, it = 0, is = 0, start, k;
+        for (size_t j = 0; j < n; j++) {
+                Link *l = sorted[j];
+                LinkStored st = {};
+
+                SLICE(creds, n_creds, link, &ic, l->name, &start, &k);
+                st.credential = k > 0 ? &creds[start] : NULL;
+                SLICE(counters, n_counters, link, &in, l->name, &start, &k);
+                st.counters = k > 0 ? &counters[start].counters : NULL;
+                SLICE(problems, n_problems, link, &ip, l->name, &start, &st.n_problems);
+                st.problems = problems + start;
+                SLICE(expiring, n_expiring, link, &ie, l->name, &start, &st.n_expiring);
+                st.expiring = expiring + start;
+                SLICE(expired, n_expired, link, &ix, l->name, &start, &st.n_expired);
+                st.expired = expired + start;
+                SLICE(certs, n_certs, link, &it, l->name, &start, &st.n_cert);
+                st.cert = certs + start;
+                SLICE(silences, n_silences, link, &is, l->name, &start, &k);
+                st.silence = k > 0 ? &silences[start] : NULL;
+
+                r = store_probe_latest(m->store, l->name, &st.last, &st.cert_probe);
+                if (r == -ENOENT)
+                        r = 0;
+                else if (r >= 0)
+                        st.has_last = true;
+                else {
+                        log_error_errno(r, "%s: cannot load its probe history", l->name);
+                        goto finish;
+                }
+                link_restore(m, l, &st);
+        }
+        r = 0;
+
+finish:
+        if (r >= 0)
+                r = store_commit(m->store);
+        else
+                (void) store_rollback(m->store);
+        credential_info_array_free(creds, n_creds);
+        link_counters_entry_array_free(counters, n_counters);
+        problem_array_free(problems, n_problems);
+        ledger_record_array_free(expiring, n_expiring);
+        ledger_record_array_free(expired, n_expired);
+        ledger_record_array_free(certs, n_certs);
+        silence_array_free(silences, n_silences);
+        return r;
 }
 
 static int link_new(Manager *m, const LinkConfig *lc, Link **ret) {
@@ -895,9 +975,10 @@ static ProbeEngineOptions probe_options(const Config *c) {
  * (their state is kept); links no longer configured are dropped. */
 static int manager_apply_links(Manager *m, const Config *c) {
         _cleanup_free_ Link **links = calloc(MAX(c->n_links, (size_t) 1), sizeof(Link *));
-        size_t n = 0;
+        _cleanup_free_ Link **created = calloc(MAX(c->n_links, (size_t) 1), sizeof(Link *));
+        size_t n = 0, n_created = 0;
         int r = 0;
-        if (!links)
+        if (!links || !created)
                 return -ENOMEM;
         for (size_t i = 0; i < c->n_links; i++) {
                 const LinkConfig *lc = &c->links[i];
@@ -906,20 +987,19 @@ static int manager_apply_links(Manager *m, const Config *c) {
                         r = link_new(m, lc, &l);
                         if (r < 0)
                                 break;
-                        r = link_load_state(m, l);
-                        if (r < 0) {
-                                log_error_errno(r, "%s: cannot load its state", lc->name);
-                                link_free(l);
-                                break;
-                        }
+                        created[n_created++] = l;
                 }
                 links[n++] = l;
         }
+        if (r >= 0) {
+                r = manager_load_states(m, created, n_created);
+                if (r < 0)
+                        log_error_errno(r, "Cannot load the links' state from the store");
+        }
         if (r < 0) {
                 /* undo: free only what was created here */
-                for (size_t i = 0; i < n; i++)
-                        if (!manager_find_link(m, links[i]->name))
-                                link_free(links[i]);
+                for (size_t i = 0; i < n_created; i++)
+                        link_free(created[i]);
                 return r;
         }
         /* from here on nothing fails: commit; the state of links that go
