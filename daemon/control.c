@@ -89,7 +89,7 @@ static int link_status_json(Manager *m, const Link *l, usec_t now, json_object *
         st.next_probe = l->has_credential && next != USEC_INFINITY ? next : 0;
         st.has_last_probe = l->has_last;
         if (l->has_last)
-                st.last_probe = l->last;
+                manager_link_last_probe(l, &st.last_probe);
         st.url = l->config->url;
         st.cds_code = l->config->cds_code;
         return protocol_link_status_to_json(&st, m->config->tz, ret);

@@ -33,8 +33,46 @@ static Link *link_free(Link *l) {
                 return NULL;
         free(l->name);
         free(l->silence_reason);
+        free(l->last.error);
+        alert_state_done(&l->alert);
         credential_info_done(&l->credential);
         return mfree(l);
+}
+
+static void link_set_last(Link *l, const ProbeResult *r) {
+        free(l->last.error);
+        l->last = (LastProbe) {
+                .time = r->time,
+                .dns = r->dns,
+                .connect = r->connect,
+                .tls = r->tls,
+                .first_byte = r->first_byte,
+                .total = r->total,
+                .http_status = r->http_status,
+                .klass = r->klass,
+                .read_cert = r->cert_sha256[0] && r->cert_not_after,
+                .error = isempty(r->error) ? NULL : strdup(r->error),   /* out of memory: shown without it */
+        };
+        l->has_last = true;
+}
+
+void manager_link_last_probe(const Link *l, ProbeResult *ret) {
+        *ret = (ProbeResult) {
+                .klass = l->last.klass,
+                .http_status = l->last.http_status,
+                .time = l->last.time,
+                .dns = l->last.dns,
+                .connect = l->last.connect,
+                .tls = l->last.tls,
+                .first_byte = l->last.first_byte,
+                .total = l->last.total,
+        };
+        snprintf(ret->error, sizeof ret->error, "%s", l->last.error ?: "");
+        if (l->last.read_cert) {
+                ret->cert_not_after = l->alert.cert_not_after;
+                snprintf(ret->cert_subject, sizeof ret->cert_subject, "%s", l->alert.cert_subject ?: "");
+                snprintf(ret->cert_sha256, sizeof ret->cert_sha256, "%s", l->alert.cert_sha256);
+        }
 }
 
 static int link_cmp(const void *a, const void *b) {
@@ -67,8 +105,8 @@ static void problem_from_store(ProblemState *dst, const Problem *p) {
                 .last_http_status = p->last_http_status,
                 .notified = p->notified,
                 .last_notified = p->last_notified,
+                .last_error = isempty(p->last_error) ? NULL : strdup(p->last_error),
         };
-        snprintf(dst->last_error, sizeof dst->last_error, "%s", p->last_error ?: "");
 }
 
 static void scope_generation(char *buf, size_t n, uint64_t generation) {
@@ -109,8 +147,7 @@ static void ledger_thresholds(const LedgerRecord *v, size_t n, const char *scope
 static void link_restore(Manager *m, Link *l, LinkStored *st) {
         char scope[96];
 
-        l->alert = (LinkAlertState) {};
-        l->alert.down.last_class = l->alert.auth.last_class = _PROBE_CLASS_INVALID;
+        alert_state_done(&l->alert);
         credential_info_done(&l->credential);
         l->has_credential = false;
 
@@ -147,12 +184,12 @@ static void link_restore(Manager *m, Link *l, LinkStored *st) {
         if (l->alert.failures > 0 && !l->alert.failing_since)
                 l->alert.failing_since = l->alert.last_probe;
 
-        l->has_last = st->has_last;
+        l->has_last = false;
         if (st->has_last)
-                l->last = st->last;
+                link_set_last(l, &st->last);
         if (st->has_last && st->cert_probe.cert_sha256[0] && st->cert_probe.cert_not_after) {
                 snprintf(l->alert.cert_sha256, sizeof l->alert.cert_sha256, "%s", st->cert_probe.cert_sha256);
-                snprintf(l->alert.cert_subject, sizeof l->alert.cert_subject, "%s", st->cert_probe.cert_subject);
+                l->alert.cert_subject = isempty(st->cert_probe.cert_subject) ? NULL : strdup(st->cert_probe.cert_subject);
                 l->alert.cert_not_after = st->cert_probe.cert_not_after;
                 scope_cert(scope, sizeof scope, l->alert.cert_sha256);
                 ledger_thresholds(st->cert, st->n_cert, scope, l->alert.cert_sent, &l->alert.n_cert_sent);
@@ -724,8 +761,7 @@ static void on_probe_done(ProbeEngine *e, const char *name, const ProbeResult *r
         if (!l)
                 return;
         usec_t now = clock_realtime(m->clock);
-        l->last = *result;
-        l->has_last = true;
+        link_set_last(l, result);
         alert_policy_init(&p, m->config, l->config);
         r = alert_engine_probe(&p, l->name, &l->alert, result, now, link_held(m, l, now), &alerts);
         if (r < 0)

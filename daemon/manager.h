@@ -18,6 +18,16 @@
 
 typedef struct Manager Manager;
 
+/* A link's last probe result, kept small (one per link, thousands of
+ * links): the certificate it read, if any, is the one in the alert state. */
+typedef struct LastProbe {
+        usec_t time, dns, connect, tls, first_byte, total;
+        long http_status;
+        ProbeClass klass;
+        bool read_cert;
+        char *error;                    /* NULL: none */
+} LastProbe;
+
 typedef struct Link {
         char *name;
         const LinkConfig *config;       /* into manager->config, updated on reload */
@@ -25,7 +35,7 @@ typedef struct Link {
         bool has_credential;
         CredentialInfo credential;      /* never the secret */
         bool has_last;
-        ProbeResult last;
+        LastProbe last;
         usec_t silenced_until;          /* 0: not silenced */
         char *silence_reason;
         usec_t next_tick;               /* when the alert engine next wants a tick (wall clock) */
@@ -102,6 +112,8 @@ int manager_flush(Manager *m);
 bool manager_in_maintenance(Manager *m, const Link *l, usec_t t);
 bool manager_is_silenced(Manager *m, const Link *l, usec_t t);
 LinkState manager_link_state(Manager *m, const Link *l, usec_t now, unsigned *ret_problems);
+/* The link's last probe result in full (has_last must be true). */
+void manager_link_last_probe(const Link *l, ProbeResult *ret);
 
 /* A new credential for a link (already stored): reset its expiry alerts,
  * evaluate, and probe it within seconds. */

@@ -64,6 +64,16 @@ static Alert *alert_list_add(AlertList *l, AlertKind kind, const char *link, use
         return a;
 }
 
+void alert_state_done(LinkAlertState *s) {
+        if (!s)
+                return;
+        free(s->down.last_error);
+        free(s->auth.last_error);
+        free(s->cert_subject);
+        *s = (LinkAlertState) {};
+        s->down.last_class = s->auth.last_class = _PROBE_CLASS_INVALID;
+}
+
 void alert_state_set_credential(LinkAlertState *s, uint64_t generation, usec_t generated) {
         if (!s->has_credential || s->generation != generation) {
                 s->n_expiry_sent = 0;
@@ -83,7 +93,18 @@ void alert_state_clear_credential(LinkAlertState *s) {
 }
 
 static void problem_reset(ProblemState *p) {
+        free(p->last_error);
         *p = (ProblemState) { .last_class = _PROBE_CLASS_INVALID };
+}
+
+/* Replaces *dst with a copy of src, NULL when src is empty. */
+static int string_replace(char **dst, const char *src) {
+        char *c = NULL;
+        if (!isempty(src) && !(c = strdup(src)))
+                return -ENOMEM;
+        free(*dst);
+        *dst = c;
+        return 0;
 }
 
 static int problem_alert(const ProblemState *p, AlertKind kind, const char *link, usec_t now, bool held,
@@ -97,7 +118,7 @@ static int problem_alert(const ProblemState *p, AlertKind kind, const char *link
         a->http_status = p->last_http_status;
         a->since = p->since;
         a->failures = p->failures;
-        if (p->last_error[0] && !(a->error = strdup(p->last_error)))
+        if (p->last_error && !(a->error = strdup(p->last_error)))
                 return -ENOMEM;
         return 0;
 }
@@ -117,11 +138,11 @@ static int problem_notify(ProblemState *p, AlertKind kind, const char *link, use
         return problem_alert(p, kind, link, now, false, false, out);
 }
 
-static void problem_record(ProblemState *p, const ProbeResult *r) {
+static int problem_record(ProblemState *p, const ProbeResult *r) {
         p->failures++;
         p->last_class = r->klass;
         p->last_http_status = r->http_status;
-        snprintf(p->last_error, sizeof p->last_error, "%s", r->error);
+        return string_replace(&p->last_error, r->error);
 }
 
 static int cert_evaluate(const AlertPolicy *p, const char *link, LinkAlertState *s, usec_t now, AlertList *out) {
@@ -138,7 +159,7 @@ static int cert_evaluate(const AlertPolicy *p, const char *link, LinkAlertState 
         a->expires = s->cert_not_after;
         a->days_left = e.days_left;
         a->threshold = t;
-        if (!(a->cert_sha256 = strdup(s->cert_sha256)) || !(a->cert_subject = strdup(s->cert_subject)))
+        if (!(a->cert_sha256 = strdup(s->cert_sha256)) || !(a->cert_subject = strdup(s->cert_subject ?: "")))
                 return -ENOMEM;
         if (s->n_cert_sent < ALERT_THRESHOLDS_MAX)
                 s->cert_sent[s->n_cert_sent++] = t;
@@ -158,7 +179,9 @@ int alert_engine_probe(const AlertPolicy *p, const char *link, LinkAlertState *s
                         snprintf(s->cert_sha256, sizeof s->cert_sha256, "%s", r->cert_sha256);
                         s->n_cert_sent = 0;
                 }
-                snprintf(s->cert_subject, sizeof s->cert_subject, "%s", r->cert_subject);
+                k = string_replace(&s->cert_subject, r->cert_subject);
+                if (k < 0)
+                        return k;
                 s->cert_not_after = r->cert_not_after;
                 k = cert_evaluate(p, link, s, now, out);
                 if (k < 0)
@@ -197,7 +220,9 @@ int alert_engine_probe(const AlertPolicy *p, const char *link, LinkAlertState *s
                         s->auth.since = now;
                 }
                 s->auth_failures++;
-                problem_record(&s->auth, r);
+                k = problem_record(&s->auth, r);
+                if (k < 0)
+                        return k;
                 if (s->auth_failures >= 2) {
                         s->auth.open = true;
                         k = problem_notify(&s->auth, ALERT_AUTH_REJECTED, link, now, held, out);
@@ -216,7 +241,9 @@ int alert_engine_probe(const AlertPolicy *p, const char *link, LinkAlertState *s
                         s->down.since = s->failing_since;
                         s->down.failures = s->failures - 1;
                 }
-                problem_record(&s->down, r);
+                k = problem_record(&s->down, r);
+                if (k < 0)
+                        return k;
                 k = problem_notify(&s->down, ALERT_LINK_DOWN, link, now, held, out);
                 if (k < 0)
                         return k;

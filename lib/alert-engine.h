@@ -22,7 +22,7 @@ typedef struct ProblemState {
         unsigned failures;      /* consecutive failures of the run */
         ProbeClass last_class;
         long last_http_status;
-        char last_error[PROBE_ERROR_MAX];
+        char *last_error;       /* NULL: none */
         usec_t notified;        /* first notification sent (not held), 0 if none */
         usec_t last_notified;   /* latest notification, or the held notice logged; 0 if none */
 } ProblemState;
@@ -46,7 +46,7 @@ typedef struct LinkAlertState {
 
         /* the endpoint certificate last seen and what was sent for it */
         char cert_sha256[65];
-        char cert_subject[PROBE_SUBJECT_MAX];
+        char *cert_subject;             /* NULL: none */
         usec_t cert_not_after;
         unsigned cert_sent[ALERT_THRESHOLDS_MAX];
         size_t n_cert_sent;
@@ -75,6 +75,11 @@ void alert_list_done(AlertList *l);
 
 /* A new credential generation (set, rotated or imported): the expiry
  * alerts of the old generation no longer apply. */
+/* A link's state holds two strings (the last error of each problem, the
+ * certificate's subject) on the heap rather than in fixed buffers: a daemon
+ * keeps one state per link, for thousands of links. This frees them and
+ * resets the state. */
+void alert_state_done(LinkAlertState *s);
 void alert_state_set_credential(LinkAlertState *s, uint64_t generation, usec_t generated);
 void alert_state_clear_credential(LinkAlertState *s);
 

@@ -44,6 +44,7 @@ static void fixture_init(Fixture *f, const char *zone, usec_t start) {
 }
 
 static void fixture_done(Fixture *f) {
+        alert_state_done(&f->state);
         tz_free(f->tz);
         clock_free(f->clock);
 }
@@ -85,6 +86,34 @@ static void probe(Fixture *f, ProbeClass c, long status, bool held) {
         check_loop(alert_engine_probe(&f->policy, "district", &f->state, &r, now(f), held, &l) == 0, "probe failed");
         collect(f, &l);
 }
+
+/* The state keeps the last error of a problem as a string of its own, and
+ * drops it when the problem closes. */
+START_TEST(test_problem_error_text) {
+        Fixture f;
+        fixture_init(&f, "UTC", 1800000000 * USEC_PER_SEC);
+        alert_state_set_credential(&f.state, 1, now(&f));
+        for (int i = 0; i < 3; i++)
+                probe(&f, PROBE_CONNECT, 0, false);
+        ck_assert(f.state.down.open);
+        ck_assert_str_eq(f.state.down.last_error, "failure connect");
+        probe(&f, PROBE_TIMEOUT, 0, false);
+        ck_assert_str_eq(f.state.down.last_error, "failure timeout");
+        probe(&f, PROBE_AUTH, 401, false);
+        probe(&f, PROBE_AUTH, 401, false);
+        ck_assert(f.state.auth.open);
+        ck_assert_str_eq(f.state.auth.last_error, "failure auth");
+        ck_assert_str_eq(f.state.down.last_error, "failure auth");
+        probe(&f, PROBE_OK, 200, false);
+        ck_assert(!f.state.down.open && !f.state.auth.open);
+        ck_assert_ptr_null(f.state.down.last_error);
+        ck_assert_ptr_null(f.state.auth.last_error);
+        /* reset twice, freed once */
+        alert_state_done(&f.state);
+        ck_assert_int_eq(f.state.down.last_class, _PROBE_CLASS_INVALID);
+        fixture_done(&f);
+}
+END_TEST
 
 static size_t count(Fixture *f, AlertKind k) {
         size_t n = 0;
@@ -375,6 +404,14 @@ START_TEST(test_endpoint_certificate) {
         collect(&f, &l);
         ck_assert_uint_eq(count(&f, ALERT_ENDPOINT_CERT_EXPIRING), 4);
         ck_assert_uint_eq(f.log[3].threshold, 14);
+        ck_assert_str_eq(f.state.cert_sha256, "bb");
+        ck_assert_str_eq(f.state.cert_subject, "CN=toms.example");
+        /* a reading without a subject replaces it */
+        r.cert_subject[0] = 0;
+        l = (AlertList) {};
+        ck_assert_int_eq(alert_engine_probe(&f.policy, "district", &f.state, &r, now(&f), false, &l), 0);
+        collect(&f, &l);
+        ck_assert_ptr_null(f.state.cert_subject);
         fixture_done(&f);
 }
 END_TEST
@@ -466,7 +503,7 @@ static Suite *suite(void) {
         tcase_set_timeout(tc, 120);
         ADD_TESTS(tc, test_year, test_rotation_stops_alerts, test_stopped_daemon, test_flapping, test_repeat_and_recovery,
                   test_auth_rejected, test_maintenance_windows, test_expiry_never_held, test_endpoint_certificate,
-                  test_link_states, test_next_tick, test_summaries);
+                  test_link_states, test_next_tick, test_summaries, test_problem_error_text);
         suite_add_tcase(s, tc);
         return s;
 }
