@@ -58,6 +58,11 @@ struct Connection {
         ProtocolMessage *out;
         size_t n_out, out_next;
         bool close_after_flush;
+        /* a reply produced as the client reads it, a message at a time */
+        ProtocolReplyStream *reply_stream;
+        ControlStreamNext stream_next;
+        ControlStreamFree stream_free;
+        void *stream_userdata;
 };
 
 struct ControlServer {
@@ -155,6 +160,15 @@ static Connection *connection_unref(Connection *c) {
         return NULL;
 }
 
+static void connection_stream_end(Connection *c) {
+        c->reply_stream = protocol_reply_stream_free(c->reply_stream);
+        if (c->stream_free)
+                c->stream_free(c->stream_userdata);
+        c->stream_next = NULL;
+        c->stream_free = NULL;
+        c->stream_userdata = NULL;
+}
+
 /* Ends a connection: unlinks it, closes the socket and detaches an
  * outstanding request. The struct itself lives on while an event callback
  * still holds a reference, so callers up the stack only need to check
@@ -184,6 +198,7 @@ static void connection_close(Connection *c, const char *why) {
         protocol_messages_free(c->out, c->n_out);
         c->out = NULL;
         c->n_out = c->out_next = 0;
+        connection_stream_end(c);
 
         if (c->request) {
                 ControlRequest *r = c->request;
@@ -203,7 +218,7 @@ static int connection_update(Connection *c) {
                 return -ECONNRESET;
         if (c->out_next < c->n_out)
                 events |= EPOLLOUT;
-        else if (!c->request && !c->close_after_flush)
+        else if (!c->request && !c->close_after_flush && !c->stream_next)
                 events |= EPOLLIN;
         r = sd_event_source_set_io_events(c->io, events);
         if (r < 0)
@@ -220,34 +235,48 @@ static int connection_update(Connection *c) {
         return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
-/* Sends what is queued, as far as the socket takes it. Returns < 0 when the
- * connection was closed. */
+static int connection_queue(Connection *c, ProtocolMessage *m, size_t n);
+static int connection_queue_failure(Connection *c, const ProtocolFailure *f);
+static int connection_stream_produce(Connection *c);
+
+/* Sends what is queued, as far as the socket takes it, producing the next
+ * message of a streamed reply whenever the queue runs dry. Returns < 0
+ * when the connection was closed. */
 static int connection_flush(Connection *c) {
         if (c->closed)
                 return -ECONNRESET;
-        while (c->out_next < c->n_out) {
-                ProtocolMessage *m = &c->out[c->out_next];
-                int r = protocol_send(c->fd, m->data, m->size);
-                if (r == -EAGAIN || r == -ENOBUFS)
-                        break;
-                if (r == -EINTR)
-                        continue;
-                if (r < 0) {
-                        connection_close(c, "the client went away before reading its reply");
-                        return r;
+        for (;;) {
+                while (c->out_next < c->n_out) {
+                        ProtocolMessage *m = &c->out[c->out_next];
+                        int r = protocol_send(c->fd, m->data, m->size);
+                        if (r == -EAGAIN || r == -ENOBUFS)
+                                break;
+                        if (r == -EINTR)
+                                continue;
+                        if (r < 0) {
+                                connection_close(c, "the client went away before reading its reply");
+                                return r;
+                        }
+                        m->data = mfree(m->data);
+                        c->out_next++;
+                        c->last_activity = boottime(c->server);
                 }
-                m->data = mfree(m->data);
-                c->out_next++;
-                c->last_activity = boottime(c->server);
-        }
-        if (c->out_next >= c->n_out) {
+                if (c->out_next < c->n_out)
+                        break;  /* the socket is full: on to EPOLLOUT */
                 protocol_messages_free(c->out, c->n_out);
                 c->out = NULL;
                 c->n_out = c->out_next = 0;
-                if (c->close_after_flush) {
-                        connection_close(c, "done");
-                        return -ECONNRESET;
+                if (!c->stream_next)
+                        break;
+                int r = connection_stream_produce(c);
+                if (r < 0) {
+                        connection_close(c, "cannot produce the reply");
+                        return r;
                 }
+        }
+        if (c->out_next >= c->n_out && c->close_after_flush) {
+                connection_close(c, "done");
+                return -ECONNRESET;
         }
         int r = connection_update(c);
         if (r < 0) {
@@ -258,6 +287,10 @@ static int connection_flush(Connection *c) {
 }
 
 static int connection_queue(Connection *c, ProtocolMessage *m, size_t n) {
+        if (n == 0) {
+                free(m);
+                return 0;
+        }
         ProtocolMessage *a = reallocarray(c->out, c->n_out + n, sizeof(ProtocolMessage));
         if (!a) {
                 protocol_messages_free(m, n);
@@ -268,6 +301,33 @@ static int connection_queue(Connection *c, ProtocolMessage *m, size_t n) {
         c->out = a;
         c->n_out += n;
         return 0;
+}
+
+/* Queues the next message of the streamed reply, or its last one and the
+ * end of the stream. A failure half-way ends the reply with an error. */
+static int connection_stream_produce(Connection *c) {
+        for (;;) {
+                json_object *e = NULL;
+                ProtocolMessage *m = NULL;
+                size_t n = 0;
+                int r = c->stream_next(c->stream_userdata, &e);
+                if (r > 0) {
+                        r = protocol_reply_stream_add(c->reply_stream, e, &m, &n);
+                        if (r == 0)
+                                continue;
+                } else if (r == 0) {
+                        r = protocol_reply_stream_finish(c->reply_stream, &m, &n);
+                        if (r >= 0)
+                                connection_stream_end(c);
+                }
+                if (r >= 0)
+                        return connection_queue(c, m, n);
+                connection_stream_end(c);
+                server_debug(c->server, "control: a streamed reply failed: %s", strerror(-r));
+                ProtocolFailure f = { .code = PROTOCOL_ERROR_INTERNAL };
+                snprintf(f.message, sizeof f.message, "cannot produce the reply: %s", strerror(-r));
+                return connection_queue_failure(c, &f);
+        }
 }
 
 static int connection_queue_failure(Connection *c, const ProtocolFailure *f) {
@@ -364,6 +424,37 @@ int control_request_reply(ControlRequest *r, json_object *data) {
                 return request_reply_failure(r, &f);
         }
         return request_reply_messages(r, m, n);
+}
+
+int control_request_reply_stream(ControlRequest *r, json_object *fields, const char *key, ControlStreamNext next,
+                                 ControlStreamFree free_func, void *userdata) {
+        ProtocolReplyStream *stream = NULL;
+        assert(r);
+        assert(key);
+        assert(next);
+
+        if (!r->connection) {
+                json_object_put(fields);
+                if (free_func)
+                        free_func(userdata);
+                return request_reply_messages(r, NULL, 0);
+        }
+        int k = protocol_reply_stream_new(fields, key, 0, &stream);
+        if (k < 0) {
+                if (free_func)
+                        free_func(userdata);
+                ProtocolFailure f = { .code = PROTOCOL_ERROR_INTERNAL };
+                snprintf(f.message, sizeof f.message, "cannot encode the reply: %s", strerror(-k));
+                return request_reply_failure(r, &f);
+        }
+        Connection *c = r->connection;
+        assert(!c->stream_next);
+        c->reply_stream = stream;
+        c->stream_next = next;
+        c->stream_free = free_func;
+        c->stream_userdata = userdata;
+        /* the messages are produced as the socket takes them */
+        return request_reply_messages(r, NULL, 0);
 }
 
 static int reply_error_va(ControlRequest *r, ProtocolError code, char *const *details, const char *fmt, va_list ap)

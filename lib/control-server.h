@@ -128,6 +128,19 @@ void control_request_set_disconnect_callback(ControlRequest *r, ControlDisconnec
  * replaced by an internal error. Returns 0, or -ENOTCONN when the client is
  * gone (the request is freed all the same). */
 int control_request_reply(ControlRequest *r, json_object *data);
+/* Produces the elements of a streamed reply, one per call: 1 with the
+ * element in *ret, 0 after the last, or a negative errno. */
+typedef int (*ControlStreamNext)(void *userdata, json_object **ret);
+typedef void (*ControlStreamFree)(void *userdata);
+/* Replies with data too large to build at once (the status of 10,000
+ * links): the fields (the reference is taken; NULL: none) and an array
+ * named key whose elements next() produces while the client reads, so the
+ * daemon holds one message at a time and the loop runs between messages.
+ * The messages are those control_request_reply() would send. free_func
+ * (may be NULL) gets userdata when the reply ends or the client goes.
+ * Frees the request. */
+int control_request_reply_stream(ControlRequest *r, json_object *fields, const char *key, ControlStreamNext next,
+                                 ControlStreamFree free_func, void *userdata);
 /* Replies with an error and frees the request. */
 int control_request_reply_error(ControlRequest *r, ProtocolError code, const char *fmt, ...) _printf_(3, 4);
 /* The same with detail lines (e.g. one per refused import row; copied). */

@@ -1697,6 +1697,183 @@ fail:
         return r;
 }
 
+struct ProtocolReplyStream {
+        size_t max;
+        char *head;             /* data with the array empty, ending in "[]}" */
+        size_t head_len;
+        char *prefix;           /* a slice message up to its first element */
+        size_t prefix_len;
+        StrBuf elements;        /* the elements not yet sent, comma-separated */
+        size_t n_elements;
+        bool streaming;         /* the fields have gone: slices from now on */
+};
+
+static const char stream_tail_more[] = "]},\"more\":true}";
+static const char stream_tail_last[] = "]}}";
+
+ProtocolReplyStream *protocol_reply_stream_free(ProtocolReplyStream *s) {
+        if (!s)
+                return NULL;
+        free(s->head);
+        free(s->prefix);
+        strbuf_done(&s->elements);
+        return mfree(s);
+}
+
+int protocol_reply_stream_new(json_object *fields, const char *key, size_t max, ProtocolReplyStream **ret) {
+        _cleanup_(protocol_reply_stream_freep) ProtocolReplyStream *s = NULL;
+        _cleanup_json_ json_object *data = fields;
+        StrBuf b = STRBUF_NULL;
+        size_t len;
+
+        assert(key);
+        assert(ret);
+        if (data && !json_object_is_type(data, json_type_object))
+                return -EINVAL;
+        if (!data && !(data = json_object_new_object()))
+                return -ENOMEM;
+        json_object *empty = json_object_new_array();
+        /* added last, so that its "[]" closes the serialized document */
+        json_object_object_del(data, key);
+        if (!empty || json_object_object_add(data, key, empty) < 0) {
+                json_object_put(empty);
+                return -ENOMEM;
+        }
+        s = calloc(1, sizeof(ProtocolReplyStream));
+        if (!s)
+                return -ENOMEM;
+        s->max = max ?: PROTOCOL_MESSAGE_MAX;
+        const char *h = json_object_to_json_string_length(data, JSON_FLAGS, &len);
+        if (!h || len < 3 || !streq(h + len - 3, "[]}"))
+                return -ENOMEM;
+        if (len + 64 > s->max)
+                return -EMSGSIZE;
+        s->head = strndup(h, len);
+        s->head_len = len;
+        json_object *jkey = json_object_new_string(key);
+        if (!s->head || !jkey) {
+                json_object_put(jkey);
+                return -ENOMEM;
+        }
+        strbuf_printf(&b, "{\"v\":%d,\"ok\":true,\"data\":{%s:[", PROTOCOL_VERSION,
+                      json_object_to_json_string_ext(jkey, JSON_FLAGS));
+        json_object_put(jkey);
+        if (strbuf_failed(&b))
+                return -ENOMEM;
+        s->prefix_len = b.len;
+        s->prefix = strbuf_steal(&b);
+        if (!s->prefix)
+                return -ENOMEM;
+        if (s->prefix_len + sizeof stream_tail_more + 64 > s->max)
+                return -EMSGSIZE;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* The whole reply in one message: the head with the elements in its "[]". */
+static int stream_single(ProtocolReplyStream *s, StrBuf *b) {
+        strbuf_printf(b, "{\"v\":%d,\"ok\":true,\"data\":", PROTOCOL_VERSION);
+        strbuf_append(b, s->head, s->head_len - 2);
+        strbuf_append(b, s->elements.data ?: "", s->elements.len);
+        strbuf_puts(b, "]}}");
+        return strbuf_failed(b) ? -ENOMEM : 0;
+}
+
+/* The fields, with the array empty, and "more". */
+static int stream_fields(ProtocolReplyStream *s, StrBuf *b) {
+        strbuf_printf(b, "{\"v\":%d,\"ok\":true,\"more\":true,\"data\":", PROTOCOL_VERSION);
+        strbuf_append(b, s->head, s->head_len);
+        strbuf_putc(b, '}');
+        return strbuf_failed(b) ? -ENOMEM : 0;
+}
+
+static int stream_slice(ProtocolReplyStream *s, StrBuf *b, bool last) {
+        strbuf_append(b, s->prefix, s->prefix_len);
+        strbuf_append(b, s->elements.data ?: "", s->elements.len);
+        strbuf_puts(b, last ? stream_tail_last : stream_tail_more);
+        return strbuf_failed(b) ? -ENOMEM : 0;
+}
+
+static void stream_elements_clear(ProtocolReplyStream *s) {
+        strbuf_done(&s->elements);
+        s->elements = STRBUF_NULL;
+        s->n_elements = 0;
+}
+
+int protocol_reply_stream_add(ProtocolReplyStream *s, json_object *element, ProtocolMessage **ret, size_t *ret_n) {
+        _cleanup_json_ json_object *e = element;
+        ProtocolMessage *m = NULL;
+        size_t n = 0, len;
+        StrBuf b = STRBUF_NULL;
+        int r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+        const char *es = json_object_to_json_string_length(e, JSON_FLAGS, &len);
+        if (!es)
+                return -ENOMEM;
+        if (s->prefix_len + len + sizeof stream_tail_more > s->max)
+                return -EMSGSIZE;
+
+        size_t have = s->elements.len + (s->n_elements > 0 ? 1 : 0) + len;
+        if (!s->streaming && 64 + s->head_len + have > s->max) {
+                /* it will not all fit in one message: the fields go first */
+                s->streaming = true;
+                r = stream_fields(s, &b);
+                if (r >= 0)
+                        r = messages_push(&m, &n, &b);
+                if (r < 0)
+                        goto fail;
+        }
+        if (s->streaming && s->n_elements > 0 && s->prefix_len + have + sizeof stream_tail_more > s->max) {
+                r = stream_slice(s, &b, false);
+                if (r >= 0)
+                        r = messages_push(&m, &n, &b);
+                if (r < 0)
+                        goto fail;
+                stream_elements_clear(s);
+        }
+        if (s->n_elements > 0)
+                strbuf_putc(&s->elements, ',');
+        strbuf_append(&s->elements, es, len);
+        s->n_elements++;
+        if (strbuf_failed(&s->elements)) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        *ret = m;
+        *ret_n = n;
+        return n > 0;
+
+fail:
+        strbuf_done(&b);
+        protocol_messages_free(m, n);
+        return r;
+}
+
+int protocol_reply_stream_finish(ProtocolReplyStream *s, ProtocolMessage **ret, size_t *ret_n) {
+        ProtocolMessage *m = NULL;
+        size_t n = 0;
+        StrBuf b = STRBUF_NULL;
+        int r;
+
+        assert(s);
+        assert(ret);
+        assert(ret_n);
+        r = s->streaming ? stream_slice(s, &b, true) : stream_single(s, &b);
+        if (r >= 0)
+                r = messages_push(&m, &n, &b);
+        if (r < 0) {
+                strbuf_done(&b);
+                return r;
+        }
+        stream_elements_clear(s);
+        *ret = m;
+        *ret_n = n;
+        return 0;
+}
+
 int protocol_error_encode(const ProtocolFailure *f, size_t max, ProtocolMessage *ret) {
         assert(f);
         assert(ret);

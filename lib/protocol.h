@@ -276,6 +276,26 @@ void protocol_messages_free(ProtocolMessage *m, size_t n);
  * arrays in order; all but the last have "more": true. -EMSGSIZE when a
  * single array element or the fields without the arrays do not fit. */
 int protocol_reply_encode(json_object *data, size_t max, ProtocolMessage **ret, size_t *ret_n);
+/* The same, for a reply too large to hold as one document (the status of
+ * 10,000 links): data is fields plus one array whose elements are added
+ * one at a time, and the messages come out as they fill, so that only one
+ * is held at a time. The messages are those protocol_reply_encode() would
+ * make of the whole document: one when everything fits, else the fields
+ * (with the array empty) and then slices of the array. */
+typedef struct ProtocolReplyStream ProtocolReplyStream;
+
+/* fields: the other fields of data (the reference is taken; NULL: none);
+ * key: the array's name; max 0: PROTOCOL_MESSAGE_MAX. */
+int protocol_reply_stream_new(json_object *fields, const char *key, size_t max, ProtocolReplyStream **ret);
+ProtocolReplyStream *protocol_reply_stream_free(ProtocolReplyStream *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ProtocolReplyStream *, protocol_reply_stream_free);
+/* Adds an element (the reference is taken). Returns 0, or 1 with the
+ * messages that are complete now in *ret (free with
+ * protocol_messages_free()); -EMSGSIZE for an element that cannot fit. */
+int protocol_reply_stream_add(ProtocolReplyStream *s, json_object *element, ProtocolMessage **ret, size_t *ret_n);
+/* Ends the reply: the messages still to send (at least one). */
+int protocol_reply_stream_finish(ProtocolReplyStream *s, ProtocolMessage **ret, size_t *ret_n);
+
 /* Encodes an error reply as one message (the message and details are
  * shortened as needed to fit). */
 int protocol_error_encode(const ProtocolFailure *f, size_t max, ProtocolMessage *ret);

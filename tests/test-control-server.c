@@ -37,6 +37,8 @@ typedef struct TestServer {
         bool import_intact;
         unsigned n_disconnected;
         int late_reply;                 /* what the delayed reply returned */
+        unsigned n_streams_freed;
+        size_t stream_fail_at;          /* the streamed reply fails at this element, 0: never */
 } TestServer;
 
 static void record(TestServer *t, void (*f)(TestServer *t, void *p), void *p) {
@@ -49,31 +51,71 @@ static void count_dispatch(TestServer *t, void *p) {
         t->n_dispatched++;
 }
 
+static json_object *link_json(TestServer *t, size_t i) {
+        char name[32];
+        snprintf(name, sizeof name, "link-%05zu", i);
+        ProtocolLinkStatus s = PROTOCOL_LINK_STATUS_NULL;
+        s.name = name;
+        s.state = (char *) "ok";
+        s.days_left = (int64_t) i;
+        s.expires = (1800000000 + i) * USEC_PER_SEC;
+        s.lifetime = 365 * USEC_PER_DAY;
+        s.username = (char *) "vendor@example.org";
+        s.has_last_probe = true;
+        s.last_probe = (ProbeResult) { .klass = PROBE_OK, .http_status = 200, .time = 1782900000 * USEC_PER_SEC,
+                                       .dns = 1000, .connect = 2000, .tls = 3000, .first_byte = 4000,
+                                       .total = 5000 };
+        json_object *o;
+        ck_assert_int_eq(protocol_link_status_to_json(&s, t->tz, &o), 0);
+        return o;
+}
+
 static int on_status(ControlRequest *req, void *userdata) {
         TestServer *t = userdata;
         json_object *data, *links = json_object_new_array();
         record(t, count_dispatch, NULL);
         ck_assert_int_eq(protocol_data_new(t->tz, 1782900000 * USEC_PER_SEC, &data), 0);
-        for (size_t i = 0; i < t->n_links; i++) {
-                char name[32];
-                snprintf(name, sizeof name, "link-%05zu", i);
-                ProtocolLinkStatus s = PROTOCOL_LINK_STATUS_NULL;
-                s.name = name;
-                s.state = (char *) "ok";
-                s.days_left = (int64_t) i;
-                s.expires = (1800000000 + i) * USEC_PER_SEC;
-                s.lifetime = 365 * USEC_PER_DAY;
-                s.username = (char *) "vendor@example.org";
-                s.has_last_probe = true;
-                s.last_probe = (ProbeResult) { .klass = PROBE_OK, .http_status = 200, .time = 1782900000 * USEC_PER_SEC,
-                                               .dns = 1000, .connect = 2000, .tls = 3000, .first_byte = 4000,
-                                               .total = 5000 };
-                json_object *o;
-                ck_assert_int_eq(protocol_link_status_to_json(&s, t->tz, &o), 0);
-                json_object_array_add(links, o);
-        }
+        for (size_t i = 0; i < t->n_links; i++)
+                json_object_array_add(links, link_json(t, i));
         json_object_object_add(data, "links", links);
         return control_request_reply(req, data);
+}
+
+/* The same reply, streamed (check). */
+typedef struct TestStream {
+        TestServer *t;
+        size_t i, n;
+} TestStream;
+
+static void count_stream_freed(TestServer *t, void *p) {
+        t->n_streams_freed++;
+}
+
+static int test_stream_next(void *userdata, json_object **ret) {
+        TestStream *st = userdata;
+        if (st->i >= st->n)
+                return 0;
+        if (st->t->stream_fail_at > 0 && st->i == st->t->stream_fail_at)
+                return -EIO;
+        *ret = link_json(st->t, st->i++);
+        return 1;
+}
+
+static void test_stream_free(void *userdata) {
+        TestStream *st = userdata;
+        record(st->t, count_stream_freed, NULL);
+        free(st);
+}
+
+static int on_status_streamed(ControlRequest *req, void *userdata) {
+        TestServer *t = userdata;
+        json_object *data;
+        record(t, count_dispatch, NULL);
+        ck_assert_int_eq(protocol_data_new(t->tz, 1782900000 * USEC_PER_SEC, &data), 0);
+        TestStream *st = calloc(1, sizeof(TestStream));
+        ck_assert_ptr_nonnull(st);
+        *st = (TestStream) { .t = t, .n = t->n_links };
+        return control_request_reply_stream(req, data, "links", test_stream_next, test_stream_free, st);
 }
 
 static int on_show(ControlRequest *req, void *userdata) {
@@ -168,7 +210,7 @@ static int on_generic(ControlRequest *req, void *userdata) {
 
 static const ControlHandlerEntry handlers[] = {
         { PROTOCOL_COMMAND_STATUS, on_status },
-        { PROTOCOL_COMMAND_CHECK, on_status },
+        { PROTOCOL_COMMAND_CHECK, on_status_streamed },
         { PROTOCOL_COMMAND_SHOW, on_show },
         { PROTOCOL_COMMAND_CREDENTIAL_SET, on_credential_set },
         { PROTOCOL_COMMAND_CREDENTIAL_ROTATE, on_rotate },
@@ -520,6 +562,84 @@ START_TEST(test_large_reply_and_import) {
         json_object_put(data);
 
         protocol_import_rows_free(rows, n);
+        protocol_failure_done(&f);
+        server_free(t);
+}
+END_TEST
+
+static unsigned streams_freed(TestServer *t) {
+        pthread_mutex_lock(&t->lock);
+        unsigned n = t->n_streams_freed;
+        pthread_mutex_unlock(&t->lock);
+        return n;
+}
+
+/* A reply produced while the client reads: the same data as when built at
+ * once, the loop free between messages, the producer's state freed at the
+ * end, when the client leaves half-way, and on failure. */
+START_TEST(test_streamed_reply) {
+        TestServer *t = server_new(NULL);
+        t->n_links = 10000;
+        server_start(t);
+        _cleanup_(control_client_freep) ControlClient *a = client(t);
+        _cleanup_(control_client_freep) ControlClient *b = client(t);
+        ProtocolFailure f = PROTOCOL_FAILURE_NULL;
+        json_object *eager = NULL, *streamed = NULL;
+
+        ck_assert_int_eq(call(a, (ProtocolRequest) { .command = PROTOCOL_COMMAND_STATUS }, &eager, &f), 0);
+        ck_assert_int_eq(call(a, (ProtocolRequest) { .command = PROTOCOL_COMMAND_CHECK }, &streamed, &f), 0);
+        ck_assert(json_object_equal(eager, streamed));
+        json_object *links;
+        ck_assert(json_object_object_get_ex(streamed, "links", &links));
+        ck_assert_uint_eq(json_object_array_length(links), 10000);
+        json_object_put(eager);
+        json_object_put(streamed);
+        ck_assert_uint_eq(streams_freed(t), 1);
+
+        /* a client that does not read does not hold the others up */
+        const char *check = "{\"v\":1,\"command\":\"check\"}";
+        ck_assert_int_eq(control_client_send(a, check, strlen(check), USEC_PER_SEC), 0);
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        ck_assert_int_eq(call(b, (ProtocolRequest) { .command = PROTOCOL_COMMAND_SHOW, .link = (char *) "x" }, &eager, &f), 0);
+        json_object_put(eager);
+        ck_assert_uint_lt(now_usec(CLOCK_MONOTONIC) - t0, 10 * USEC_PER_SEC);
+        ck_assert_uint_eq(streams_freed(t), 1);         /* a's is still going */
+        ck_assert_int_eq(control_client_read_reply(a, 30 * USEC_PER_SEC, &streamed, &f), 0);
+        ck_assert(json_object_object_get_ex(streamed, "links", &links));
+        ck_assert_uint_eq(json_object_array_length(links), 10000);
+        json_object_put(streamed);
+
+        /* a small one is one message */
+        t->n_links = 2;
+        ck_assert_int_eq(call(a, (ProtocolRequest) { .command = PROTOCOL_COMMAND_CHECK }, &streamed, &f), 0);
+        ck_assert(json_object_object_get_ex(streamed, "links", &links));
+        ck_assert_uint_eq(json_object_array_length(links), 2);
+        json_object_put(streamed);
+
+        /* the producer fails half-way: an error ends the reply, the
+         * connection goes on */
+        t->n_links = 10000;
+        t->stream_fail_at = 5000;
+        ck_assert_int_eq(call(a, (ProtocolRequest) { .command = PROTOCOL_COMMAND_CHECK }, &streamed, &f), -EREMOTEIO);
+        ck_assert_int_eq(f.code, PROTOCOL_ERROR_INTERNAL);
+        ck_assert_ptr_nonnull(strstr(f.message, "cannot produce the reply"));
+        t->stream_fail_at = 0;
+        ck_assert_int_eq(call(a, (ProtocolRequest) { .command = PROTOCOL_COMMAND_SHOW, .link = (char *) "x" }, &eager, &f), 0);
+        json_object_put(eager);
+
+        /* the client leaves half-way */
+        unsigned before = streams_freed(t);
+        ck_assert_int_eq(control_client_send(b, check, strlen(check), USEC_PER_SEC), 0);
+        char *buf = NULL;
+        struct pollfd pfd = { .fd = control_client_fd(b), .events = POLLIN };
+        ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+        ck_assert_int_gt(protocol_recv(control_client_fd(b), PROTOCOL_MESSAGE_MAX, &buf), 0);
+        free(buf);
+        b = control_client_free(b);
+        for (int i = 0; i < 500 && streams_freed(t) == before; i++)
+                usleep(10000);
+        ck_assert_uint_eq(streams_freed(t), before + 1);
+
         protocol_failure_done(&f);
         server_free(t);
 }
@@ -1052,6 +1172,7 @@ static Suite *suite(void) {
         Suite *s = suite_create("control-server");
         TCase *tc = tcase_create("core");
         ADD_TESTS(tc, test_requests, test_secret_out_of_band, test_async_and_disconnect, test_large_reply_and_import,
+                  test_streamed_reply,
                   test_timeouts, test_many_clients, test_robustness, test_authorisation, test_peer_access,
                   test_socket_bind);
         suite_add_tcase(s, tc);

@@ -746,6 +746,85 @@ START_TEST(test_reply_stream) {
 }
 END_TEST
 
+/* The same reply, encoded as its elements come, reads back the same. */
+static void check_incremental(const Tz *tz, size_t n_links, size_t max, size_t *ret_messages) {
+        ProtocolFailure f = PROTOCOL_FAILURE_NULL;
+        ProtocolReplyReader rd = PROTOCOL_REPLY_READER_NULL;
+        _cleanup_json_ json_object *want = status_data(tz, n_links);
+        ProtocolReplyStream *s = NULL;
+        json_object *fields = NULL, *links;
+        ProtocolMessage *all = NULL, *m = NULL;
+        size_t n_all = 0, n = 0;
+
+        /* the fields: everything but the array */
+        ck_assert_int_eq(protocol_data_new(tz, 1782900000 * USEC_PER_SEC, &fields), 0);
+        json_object_object_add(fields, "after", json_object_new_string("fields after the array stay"));
+        ck_assert_int_eq(protocol_reply_stream_new(fields, "links", max, &s), 0);
+        ck_assert(json_object_object_get_ex(want, "links", &links));
+        for (size_t i = 0; i < n_links; i++) {
+                int r = protocol_reply_stream_add(s, json_object_get(json_object_array_get_idx(links, i)), &m, &n);
+                check_loop(r >= 0, "add %zu: %d", i, r);
+                if (r > 0) {
+                        all = reallocarray(all, n_all + n, sizeof(ProtocolMessage));
+                        memcpy(all + n_all, m, n * sizeof(ProtocolMessage));
+                        n_all += n;
+                        free(m);
+                }
+        }
+        ck_assert_int_eq(protocol_reply_stream_finish(s, &m, &n), 0);
+        ck_assert_uint_ge(n, 1);
+        all = reallocarray(all, n_all + n, sizeof(ProtocolMessage));
+        memcpy(all + n_all, m, n * sizeof(ProtocolMessage));
+        n_all += n;
+        free(m);
+        protocol_reply_stream_free(s);
+
+        for (size_t i = 0; i < n_all; i++) {
+                check_loop(all[i].size <= (max ?: PROTOCOL_MESSAGE_MAX), "message %zu: %zu bytes", i, all[i].size);
+                check_loop(all[i].size == strlen(all[i].data), "message %zu size", i);
+                int r = protocol_reply_reader_feed(&rd, all[i].data, all[i].size, &f);
+                check_loop(r == (i < n_all - 1 ? 0 : 1), "feed %zu of %zu: %d %s", i, n_all, r, f.message);
+        }
+        ck_assert_msg(json_object_equal(rd.data, want), "%s", json_object_to_json_string(rd.data));
+        protocol_reply_reader_done(&rd);
+        /* one message when it fits, as protocol_reply_encode() does */
+        ProtocolMessage *whole = NULL;
+        size_t n_whole = 0;
+        ck_assert_int_eq(protocol_reply_encode(want, max, &whole, &n_whole), 0);
+        ck_assert_uint_eq(n_all == 1, n_whole == 1);
+        protocol_messages_free(whole, n_whole);
+        protocol_messages_free(all, n_all);
+        *ret_messages = n_all;
+}
+
+START_TEST(test_reply_stream_incremental) {
+        _cleanup_(tz_freep) Tz *tz = la();
+        size_t n;
+
+        check_incremental(tz, 0, 0, &n);
+        ck_assert_uint_eq(n, 1);
+        check_incremental(tz, 3, 0, &n);
+        ck_assert_uint_eq(n, 1);
+        check_incremental(tz, 3, 1500, &n);
+        ck_assert_uint_ge(n, 3);
+        check_incremental(tz, 10000, 0, &n);
+        ck_assert_uint_gt(n, 20);
+
+        /* an element that can never fit */
+        ProtocolReplyStream *s = NULL;
+        ProtocolMessage *m = NULL;
+        ck_assert_int_eq(protocol_reply_stream_new(NULL, "links", 300, &s), 0);
+        json_object *big = json_object_new_string_len("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 290);
+        ck_assert_int_eq(protocol_reply_stream_add(s, big, &m, &n), -EMSGSIZE);
+        protocol_reply_stream_free(s);
+        /* fields that are not an object */
+        ck_assert_int_eq(protocol_reply_stream_new(json_object_new_int(1), "links", 0, &s), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_error_reply) {
         ProtocolFailure f = PROTOCOL_FAILURE_NULL, got = PROTOCOL_FAILURE_NULL;
         ProtocolMessage m;
@@ -853,7 +932,8 @@ static Suite *suite(void) {
         TCase *tc = tcase_create("core");
         ADD_TESTS(tc, test_command_table, test_message_parse, test_version, test_request_roundtrip,
                   test_request_unknown_fields_and_types, test_secret, test_import_chunks, test_probe_result,
-                  test_link_status, test_records, test_reply_stream, test_error_reply, test_socket_messages);
+                  test_link_status, test_records, test_reply_stream, test_reply_stream_incremental, test_error_reply,
+                  test_socket_messages);
         suite_add_tcase(s, tc);
         return s;
 }
