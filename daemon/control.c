@@ -106,25 +106,68 @@ static Link *request_link(Manager *m, ControlRequest *req) {
 
 /* ---- status, check, show -------------------------------------------------------- */
 
+/* The status of every link, produced a link at a time while the client
+ * reads: with 10,000 links the whole document would be tens of megabytes
+ * of JSON objects, and building it would hold the loop for a while. The
+ * links are sorted by name; the cursor is the last name sent, so a reload
+ * in between neither repeats nor skips a link that stays. */
+typedef struct StatusStream {
+        Manager *manager;
+        usec_t now;
+        char *after;            /* the last link sent, NULL before the first */
+} StatusStream;
+
+static void status_stream_free(void *userdata) {
+        StatusStream *st = userdata;
+        free(st->after);
+        free(st);
+}
+
+static Link *link_after(Manager *m, const char *name) {
+        size_t lo = 0, hi = m->n_links;
+        if (!name)
+                return m->n_links > 0 ? m->links[0] : NULL;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(m->links[mid]->name, name) <= 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < m->n_links ? m->links[lo] : NULL;
+}
+
+static int status_stream_next(void *userdata, json_object **ret) {
+        StatusStream *st = userdata;
+        Link *l = link_after(st->manager, st->after);
+        if (!l)
+                return 0;
+        char *name = strdup(l->name);
+        if (!name)
+                return -ENOMEM;
+        int r = link_status_json(st->manager, l, st->now, ret);
+        if (r < 0) {
+                free(name);
+                return r;
+        }
+        free(st->after);
+        st->after = name;
+        return 1;
+}
+
 static int on_status(ControlRequest *req, void *userdata) {
         Manager *m = userdata;
-        _cleanup_json_ json_object *data = NULL;
-        usec_t now = now_of(m);
+        json_object *data = NULL;
         int r = data_new(m, &data);
         if (r < 0)
                 return r;
-        json_object *links = json_object_new_array_ext((int) m->n_links);
-        if (!links)
+        StatusStream *st = calloc(1, sizeof(StatusStream));
+        if (!st) {
+                json_object_put(data);
                 return -ENOMEM;
-        json_add(data, "links", links);
-        for (size_t i = 0; i < m->n_links; i++) {
-                json_object *o;
-                r = link_status_json(m, m->links[i], now, &o);
-                if (r < 0)
-                        return r;
-                json_object_array_add(links, o);
         }
-        return control_request_reply(req, TAKE_PTR(data));
+        *st = (StatusStream) { .manager = m, .now = now_of(m) };
+        return control_request_reply_stream(req, data, "links", status_stream_next, status_stream_free, st);
 }
 
 static int on_show(ControlRequest *req, void *userdata) {
