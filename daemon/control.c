@@ -512,6 +512,9 @@ static int on_credential_import(ControlRequest *req, void *userdata) {
                                                    strerror(-r));
         }
         log_notice("%zu credentials imported by uid %u", p->n_rows, (unsigned) control_request_uid(req));
+        /* what each new credential changes in the store (its old generation's
+         * alerts dropped), in one transaction rather than one per row */
+        bool grouped = store_begin(m->store) >= 0;
         for (size_t i = 0; i < p->n_rows; i++) {
                 Link *l = manager_find_link(m, rows[i].link);
                 if (!l)
@@ -522,6 +525,8 @@ static int on_credential_import(ControlRequest *req, void *userdata) {
                 if (p->n_rows <= m->config->max_parallel)
                         (void) manager_probe_now(m, l, NULL, NULL);
         }
+        if (grouped && (r = store_commit(m->store)) < 0)
+                log_error_errno(r, "Cannot drop the alert records of the replaced credentials");
         json_object *data = json_object_new_object();
         json_add(data, "imported", json_object_new_int64((int64_t) p->n_rows));
         return control_request_reply(req, data);
