@@ -70,6 +70,7 @@ struct Link {
 
         bool queued, urgent;
         Link *queue_prev, *queue_next;
+        bool inactive;                  /* nothing to probe with: out of the schedule */
 
         usec_t last_start;              /* boottime the last probe started, 0: never */
         usec_t base;                    /* boottime of this round's slot */
@@ -1332,7 +1333,8 @@ int probe_engine_set_link(ProbeEngine *e, const LinkConfig *lc) {
                 if (l->interval != s->interval) {
                         l->interval = s->interval;
                         link_place(e, l, clock_boottime(e->clock));
-                        heap_fix(e, l);
+                        if (!l->inactive)
+                                heap_fix(e, l);
                 }
         }
 
@@ -1378,6 +1380,36 @@ void probe_engine_remove_link(ProbeEngine *e, const char *link) {
         engine_kick(e);
 }
 
+int probe_engine_set_active(ProbeEngine *e, const char *link, bool active) {
+        Link *l = link ? hashmap_get(e->links, link) : NULL;
+        if (!l)
+                return -ENOENT;
+        if (active == !l->inactive)
+                return 0;
+        l->inactive = !active;
+        if (!active) {
+                heap_remove(e, l);
+                if (l->queued && !l->urgent) {
+                        queue_remove(l);
+                        host_update_ring(e, l->host);
+                }
+        } else {
+                /* back at its place in the interval: the next slot to come */
+                usec_t now = clock_boottime(e->clock);
+                if (l->base <= now)
+                        l->base += ((now - l->base) / l->interval + 1) * l->interval;
+                l->due = l->base + link_jitter(e, l);
+                int r = heap_push(e, l);
+                if (r < 0) {
+                        l->inactive = true;
+                        return r;
+                }
+        }
+        log_debug_to(&e->logger, "probe %s: %s", l->name, active ? "scheduled" : "out of the schedule");
+        engine_arm_timer(e);
+        return 1;
+}
+
 int probe_engine_probe_now(ProbeEngine *e, const char *link) {
         Link *l = link ? hashmap_get(e->links, link) : NULL;
         if (!l)
@@ -1416,5 +1448,7 @@ usec_t probe_engine_next_probe(ProbeEngine *e, const char *link) {
         usec_t now = clock_boottime(e->clock), wall = clock_realtime(e->clock);
         if (l->queued || l->probe)
                 return wall;
+        if (l->inactive)
+                return USEC_INFINITY;
         return wall + (l->due > now ? l->due - now : 0);
 }

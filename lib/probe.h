@@ -49,6 +49,13 @@ int probe_engine_set_link(ProbeEngine *e, const LinkConfig *lc);
 /* Forgets a link, cancelling a probe in flight without a callback. */
 void probe_engine_remove_link(ProbeEngine *e, const char *link);
 
+/* Takes a link out of the schedule (active false: it has no credential, so
+ * its slots would only wake the process up) or puts it back at its place
+ * in the interval, its next slot to come. A probe asked for with
+ * probe_engine_probe_now() runs either way. Returns 1 when it changed, 0
+ * when it was so already, -ENOENT for an unknown link. */
+int probe_engine_set_active(ProbeEngine *e, const char *link, bool active);
+
 /* Probes the link as soon as a slot is free, ahead of scheduled probes.
  * -ENOENT for an unknown link, 0 if queued, 1 if already in flight or
  * queued (the running probe's result will be reported). */

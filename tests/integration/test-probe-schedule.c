@@ -264,6 +264,37 @@ START_TEST(test_no_credential) {
 }
 END_TEST
 
+/* A link out of the schedule costs no wake-up until it is put back, then
+ * keeps its place in the interval. */
+START_TEST(test_inactive) {
+        Harness *h = harness_new(8, 8);
+        world_post(&world, "/reset");
+        add_link(h, "idle", world.good, "/basic?link=idle", USEC_PER_SEC, 2 * USEC_PER_SEC);
+        add_link(h, "busy", world.good, "/basic?link=busy", USEC_PER_SEC, 2 * USEC_PER_SEC);
+        ck_assert_int_eq(probe_engine_set_active(h->engine, "idle", false), 1);
+        ck_assert_int_eq(probe_engine_set_active(h->engine, "idle", false), 0);
+        ck_assert_int_eq(probe_engine_set_active(h->engine, "nope", false), -ENOENT);
+        ck_assert_uint_eq(probe_engine_next_probe(h->engine, "idle"), USEC_INFINITY);
+        harness_run_for(h, 2500 * USEC_PER_MSEC);
+        usec_t s[8];
+        ck_assert_uint_eq(starts_of(h, "idle", s, 8), 0);
+        ck_assert_uint_ge(harness_count_results(h, "busy"), 2);
+
+        /* asked for, it is probed all the same */
+        ck_assert_int_eq(probe_engine_probe_now(h->engine, "idle"), 0);
+        ck_assert(harness_wait_results(h, harness_count_results(h, "busy") + 1, 5 * USEC_PER_SEC));
+        ck_assert_uint_eq(harness_count_results(h, "idle"), 1);
+
+        /* back in the schedule: probed once an interval again */
+        ck_assert_int_eq(probe_engine_set_active(h->engine, "idle", true), 1);
+        usec_t next = probe_engine_next_probe(h->engine, "idle");
+        ck_assert_uint_le(next, now_usec(CLOCK_REALTIME) + 2 * USEC_PER_SEC);
+        harness_run_for(h, 3 * USEC_PER_SEC);
+        ck_assert_uint_ge(harness_count_results(h, "idle"), 2);
+        harness_free(h);
+}
+END_TEST
+
 /* Removing a link cancels its probe without a callback; stop() lets
  * probes in flight finish and starts no more. */
 START_TEST(test_remove_and_stop) {
@@ -393,7 +424,7 @@ static Suite *suite(void) {
         ADD_TESTS(tc, test_spread, test_per_host_limit, test_max_parallel, test_probe_now_first, test_probe_now_then_slot,
                   test_no_double_start,
                   test_no_credential, test_remove_and_stop, test_next_probe, test_daily_full_handshake,
-                  test_reuse_many_hosts);
+                  test_reuse_many_hosts, test_inactive);
         suite_add_tcase(s, tc);
         return s;
 }
