@@ -819,6 +819,8 @@ int manager_credential_changed(Manager *m, Link *l) {
         credential_info_done(&l->credential);
         l->credential = info;
         l->has_credential = true;
+        if (probe_engine_set_active(m->probe, l->name, true) < 0)
+                log_error("%s: cannot schedule its probes", l->name);
         alert_state_set_credential(&l->alert, info.generation, info.generated);
         /* the old generation's expiry alerts no longer apply */
         scope_generation(scope, sizeof scope, info.generation);
@@ -1050,6 +1052,10 @@ static int manager_apply_links(Manager *m, const Config *c) {
                 r = probe_engine_set_link(m->probe, lc);
                 if (r < 0)
                         log_error_errno(r, "%s: cannot schedule its probes", lc->name);
+                /* a link without a credential has nothing to probe with: its
+                 * slots would only wake the process up */
+                else if (probe_engine_set_active(m->probe, lc->name, links[i]->has_credential) < 0)
+                        log_error("%s: cannot schedule its probes", lc->name);
         }
         for (size_t j = 0; j < m->n_links; j++) {
                 if (m->links[j]->kept)
