@@ -27,6 +27,8 @@
 #define PROBE_MAX_REDIRECTS 5L
 #define PROBE_CA_CACHE_TIMEOUT 86400L
 #define PROBE_USER_AGENT "tomslink/" TOMSLINK_VERSION
+#define PROBE_SEND_BUFFER 16384L        /* libcurl's least */
+#define PROBE_RECEIVE_BUFFER 4096L
 
 enum {
         QUEUE_URGENT,
@@ -668,6 +670,11 @@ static int probe_new_easy(Probe *p, const char *url, bool request) {
         SETOPT(c, CURLOPT_USERAGENT, PROBE_USER_AGENT);
         SETOPT(c, CURLOPT_WRITEFUNCTION, probe_on_body);
         SETOPT(c, CURLOPT_WRITEDATA, p);
+        /* a request of a few hundred bytes and a short answer: libcurl's
+         * defaults (64 KiB to send an HTTPS request, 16 KiB to receive)
+         * would be 80 KiB per probe in flight, 5 MiB at 64 */
+        SETOPT(c, CURLOPT_UPLOAD_BUFFERSIZE, PROBE_SEND_BUFFER);
+        SETOPT(c, CURLOPT_BUFFERSIZE, PROBE_RECEIVE_BUFFER);
 
         /* the whole probe, token included, has l->timeout */
         SETOPT(c, CURLOPT_TIMEOUT_MS, (long) MAX(left / USEC_PER_MSEC, (usec_t) 1));
