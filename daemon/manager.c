@@ -23,6 +23,9 @@
 /* probe results held before the flush is done at once, whatever else the
  * loop has to do */
 #define PENDING_PROBES_MAX 256
+/* how long probe history and counters may wait to be written with what
+ * comes next: links probed a few a second share a transaction */
+#define FLUSH_DELAY USEC_PER_SEC
 /* Link.stored_problems */
 #define PROBLEM_BIT(kind) ((uint8_t) ((kind) == ALERT_LINK_DOWN ? 1u : (kind) == ALERT_AUTH_REJECTED ? 2u : 0u))
 
@@ -412,6 +415,8 @@ int manager_flush(Manager *m) {
                 l->dirty = false;
         }
         m->n_dirty = 0;
+        if (m->flush_timer)
+                (void) sd_event_source_set_enabled(m->flush_timer, SD_EVENT_OFF);
         return 0;
 }
 
@@ -435,8 +440,23 @@ static void manager_mark_dirty(Manager *m, Link *l) {
                 m->dirty[m->n_dirty++] = l;
                 l->dirty = true;
         }
-        if (m->flush_event)
-                (void) sd_event_source_set_enabled(m->flush_event, SD_EVENT_ONESHOT);
+        /* a problem is written once the loop has nothing else to do; history
+         * and counters may wait for the next results (a power cut may lose
+         * them anyway: synchronous=NORMAL) */
+        int enabled = SD_EVENT_OFF;
+        if (link_writes_problems(l)) {
+                if (m->flush_event)
+                        (void) sd_event_source_set_enabled(m->flush_event, SD_EVENT_ONESHOT);
+        } else if (m->flush_timer && sd_event_source_get_enabled(m->flush_timer, &enabled) >= 0 &&
+                   enabled == SD_EVENT_OFF) {
+                (void) sd_event_source_set_time_relative(m->flush_timer, FLUSH_DELAY);
+                (void) sd_event_source_set_enabled(m->flush_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+static int on_flush_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) manager_flush(userdata);
+        return 0;
 }
 
 /* Holds a probe result for the next flush. */
@@ -988,6 +1008,7 @@ Manager *manager_free(Manager *m) {
         free(m->pending);
         sd_event_source_disable_unref(m->tick_timer);
         sd_event_source_disable_unref(m->flush_event);
+        sd_event_source_disable_unref(m->flush_timer);
         sd_event_source_disable_unref(m->status_event);
         sd_event_source_disable_unref(m->stop_timer);
         store_close(m->store);
@@ -1204,6 +1225,11 @@ int manager_start(Manager *m) {
                 r = sd_event_add_defer(m->event, &m->flush_event, on_flush, m);
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->flush_event, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &m->flush_timer, CLOCK_BOOTTIME, FLUSH_DELAY,
+                                               FLUSH_DELAY / 4, on_flush_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->flush_timer, SD_EVENT_OFF);
         if (r >= 0)
                 r = sd_event_add_defer(m->event, &m->status_event, on_status, m);
         if (r >= 0)

@@ -82,6 +82,7 @@ struct Manager {
         sd_event_source *tick_timer;    /* CLOCK_REALTIME: the earliest link tick or window boundary */
         usec_t tick_at;                 /* what tick_timer is armed for, USEC_INFINITY when off */
         sd_event_source *flush_event;   /* defer: write dirty state in one transaction */
+        sd_event_source *flush_timer;   /* CLOCK_BOOTTIME: ... or a moment later, when it is only history and counters */
         Link **dirty;                   /* the links with state to write, each once */
         size_t n_dirty, n_dirty_allocated;
         PendingProbe *pending;          /* probe results to write with that state */
