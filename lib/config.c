@@ -328,6 +328,14 @@ static int parse_url(Ctx *ctx, const YNode *n, const char *path, const char *con
         bool scheme_ok = false;
         for (size_t i = 0; schemes[i]; i++)
                 scheme_ok = scheme_ok || streq(scheme, schemes[i]);
+        /* libcurl also takes "smtp:/host" for smtp://host; the text is what
+         * the rest of tomslink reads (the STARTTLS check below), so it must
+         * say what libcurl understands */
+        size_t sl = strlen(scheme);
+        if (scheme_ok && (strncasecmp(s, scheme, sl) != 0 || !strneq(s + sl, "://", 3))) {
+                ctx_error(ctx, n, path, "expected a URL like %s://host/path, got %s", schemes[0], SHOWN(n));
+                goto finish;
+        }
         if (!scheme_ok) {
                 ctx_error(ctx, n, path, "expected a %s:// URL%s, got %s", schemes[0],
                           schemes[1] ? " (or another listed scheme)" : "", SHOWN(n));
