@@ -286,6 +286,23 @@ START_TEST(test_request_unknown_fields_and_types) {
         char big[400];
         snprintf(big, sizeof big, "{\"v\":1,\"command\":\"%0200d\\u001b[31m\"}", 0);
         request_fails(big, PROTOCOL_ERROR_UNKNOWN_COMMAND, "...");
+
+        /* shortened before a character, not inside one: the error reply
+         * must stay valid UTF-8, or tomslinkctl cannot read it */
+        snprintf(big, sizeof big, "{\"v\":1,\"command\":\"%063d\xc3\xa9\"}", 0);
+        _cleanup_json_ json_object *o = parse_ok(big);
+        ProtocolFailure f = PROTOCOL_FAILURE_NULL, g = PROTOCOL_FAILURE_NULL;
+        ProtocolMessage m = {};
+        ProtocolReplyReader rr = PROTOCOL_REPLY_READER_NULL;
+        ck_assert_int_eq(protocol_request_from_json(o, &req, &f), -EOPNOTSUPP);
+        ck_assert_int_eq(req.command, _PROTOCOL_COMMAND_INVALID);
+        ck_assert_ptr_nonnull(strstr(f.message, "0\"..."));
+        ck_assert_int_eq(protocol_error_encode(&f, 0, &m), 0);
+        ck_assert_int_eq(protocol_reply_reader_feed(&rr, m.data, m.size, &g), -EREMOTEIO);
+        ck_assert_str_eq(g.message, f.message);
+        free(m.data);
+        protocol_failure_done(&g);
+        protocol_reply_reader_done(&rr);
 }
 END_TEST
 

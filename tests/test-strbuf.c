@@ -34,6 +34,16 @@ START_TEST(test_quoted) {
         strbuf_put_quoted(&b, "abcdefgh", 3);
         ck_assert_str_eq(b.data, "\"abc\"...");
         strbuf_done(&b);
+        /* never half a character, and no malformed UTF-8 passed on */
+        strbuf_put_quoted(&b, "a\xc3\xa9" "b", 2);
+        ck_assert_str_eq(b.data, "\"a\"...");
+        strbuf_done(&b);
+        strbuf_put_quoted(&b, "a\xc3\xa9" "b", 3);
+        ck_assert_str_eq(b.data, "\"a\xc3\xa9\"...");
+        strbuf_done(&b);
+        strbuf_put_quoted(&b, "\xff\xc3(\xe2\x82", 40);
+        ck_assert_str_eq(b.data, "\"\\xff\\xc3(\\xe2\\x82\"");
+        strbuf_done(&b);
 }
 END_TEST
 
