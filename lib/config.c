@@ -183,6 +183,20 @@ static char *path_join(const char *a, const char *b) {
         return asprintf(&p, "%s.%s", a, b) < 0 ? NULL : p;
 }
 
+/* The path of a key that is not one of ours: the key as it is when it
+ * looks like a key, else quoted, so that an error message stays one line of
+ * text whatever the file holds. */
+static char *path_join_key(const char *a, const char *key) {
+        size_t n = strlen(key);
+        if (n > 0 && n <= 64 &&
+            strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n)
+                return path_join(a, key);
+        StrBuf b = STRBUF_NULL;
+        strbuf_put_quoted(&b, key, 40);
+        _cleanup_free_ char *q = strbuf_steal(&b);
+        return q ? path_join(a, q) : NULL;
+}
+
 /* ---- scalar parsers ------------------------------------------------------------ */
 
 /* A non-null scalar, without NULs. Returns its text or NULL (error logged). */
@@ -539,7 +553,7 @@ static bool map_keys(Ctx *ctx, const YNode *n, const char *path, const char *con
                 for (i = 0; i < nkeys; i++)
                         if (streq(keys[i], k->value))
                                 break;
-                _cleanup_free_ char *kp = path_join(path, k->value);
+                _cleanup_free_ char *kp = path_join_key(path, k->value);
                 if (i >= nkeys) {
                         const char *best = NULL;
                         unsigned bestd = 3;
