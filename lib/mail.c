@@ -271,7 +271,7 @@ char *mail_format_date(char *buf, size_t n, const Tz *tz, usec_t t) {
         TzTime tm = {};
 
         if (tz)
-                tz_localtime(tz, sec, &tm);
+                localtime_for_offset(tz, (usec_t) sec * USEC_PER_SEC, &tm);
         else {
                 int64_t days = sec / 86400, rest = sec % 86400;
                 civil_from_days(days, &tm.year, &tm.month, &tm.day);

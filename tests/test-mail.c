@@ -535,6 +535,10 @@ START_TEST(test_headers) {
         ck_assert_str_eq(mail_format_date(buf, sizeof buf, la, 1814400000 * USEC_PER_SEC),
                          "Wed, 30 Jun 2027 17:00:00 -0700");
         ck_assert_str_eq(mail_format_date(buf, sizeof buf, NULL, 0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        _cleanup_(tz_freep) Tz *lmt = NULL;
+        ck_assert_int_eq(tz_load_from_rule("MMT", "<-0044>0:44:30", &lmt), 0);
+        ck_assert_str_eq(mail_format_date(buf, sizeof buf, lmt, 1803924000 * USEC_PER_SEC),
+                         "Mon, 01 Mar 2027 18:00:00 +0000");
 
         /* ASCII is folded at spaces, under 78 */
         _cleanup_free_ char *h = mail_header_unstructured(
