@@ -290,15 +290,6 @@ char *mail_format_date(char *buf, size_t n, const Tz *tz, usec_t t) {
 
 /* ---- body ---------------------------------------------------------------- */
 
-static void qp_put(StrBuf *b, size_t *col, const char *tok, size_t len) {
-        if (*col + len > QP_LINE_MAX - 1) {
-                strbuf_puts(b, "=\r\n");
-                *col = 0;
-        }
-        strbuf_append(b, tok, len);
-        *col += len;
-}
-
 char *mail_quoted_printable(const char *text) {
         StrBuf b = STRBUF_NULL;
         const char *p = text;
@@ -308,19 +299,23 @@ char *mail_quoted_printable(const char *text) {
                 for (size_t i = 0; i < n; i++) {
                         unsigned char c = (unsigned char) p[i];
                         bool literal = (c >= 33 && c <= 126 && c != '=') || (c == ' ' && i + 1 < n);
-                        /* lines starting with "." or "From " survive any transport */
-                        if (col == 0 && (c == '.' || (c == 'F' && n - i >= 5 && strneq(p + i, "From ", 5))))
-                                literal = false;
                         /* a soft break must not leave a space at the end of a line */
                         if (c == ' ' && col + 1 > QP_LINE_MAX - 1)
                                 literal = false;
+                        if (col + (literal ? 1 : 3) > QP_LINE_MAX - 1) {
+                                strbuf_puts(&b, "=\r\n");
+                                col = 0;
+                        }
+                        /* lines starting with "." or "From " survive any transport,
+                         * the lines a soft break starts as well */
+                        if (col == 0 && (c == '.' || (c == 'F' && n - i >= 5 && strneq(p + i, "From ", 5))))
+                                literal = false;
                         if (literal) {
-                                char ch = (char) c;
-                                qp_put(&b, &col, &ch, 1);
+                                strbuf_putc(&b, (char) c);
+                                col++;
                         } else {
-                                char enc[4];
-                                snprintf(enc, sizeof enc, "=%02X", c);
-                                qp_put(&b, &col, enc, 3);
+                                strbuf_printf(&b, "=%02X", c);
+                                col += 3;
                         }
                 }
                 strbuf_puts(&b, "\r\n");

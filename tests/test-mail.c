@@ -503,7 +503,10 @@ START_TEST(test_quoted_printable) {
                 "0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 "
                 "0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 end \n"
                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                "ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\n";
+                "ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\n"
+                /* a dot and "From " where a soft break starts a line */
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.dot after a break\n"
+                "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyFrom the next line\n";
         _cleanup_free_ char *qp = mail_quoted_printable(text);
         ck_assert_ptr_nonnull(qp);
         for (const char *l = qp; *l;) {
