@@ -202,15 +202,22 @@ static size_t put_words(StrBuf *b, size_t col, const char *v, bool phrase) {
         return col;
 }
 
+/* A value that text_clean_line() made already: cleaning it again could cut
+ * it elsewhere (a malformed byte grows into three), and the header would
+ * then differ from the text the caller keeps. */
+static void put_unstructured_clean(StrBuf *b, const char *name, const char *clean) {
+        strbuf_printf(b, "%s:", name);
+        put_words(b, strlen(name) + 1, clean, false);
+        strbuf_puts(b, "\r\n");
+}
+
 static void put_unstructured(StrBuf *b, const char *name, const char *value) {
         _cleanup_free_ char *v = text_clean_line(value, SUBJECT_SHOWN_MAX);
         if (!v) {
                 b->oom = true;
                 return;
         }
-        strbuf_printf(b, "%s:", name);
-        put_words(b, strlen(name) + 1, v, false);
-        strbuf_puts(b, "\r\n");
+        put_unstructured_clean(b, name, v);
 }
 
 char *mail_header_unstructured(const char *name, const char *value) {
@@ -707,7 +714,7 @@ static int mail_build(const Config *c, char **recipients, const char *subject, c
         strbuf_printf(&b, "Date: %s\r\n", mail_format_date(datebuf, sizeof datebuf, c->tz, date));
         put_from(&b, c->email.from_name, c->email.from_address);
         put_address_list(&b, "To", recipients);
-        put_unstructured(&b, "Subject", clean_subject);
+        put_unstructured_clean(&b, "Subject", clean_subject);
         strbuf_printf(&b, "Message-ID: %s\r\n", message_id);
         strbuf_puts(&b,
                     "MIME-Version: 1.0\r\n"

@@ -459,6 +459,21 @@ START_TEST(test_header_injection) {
         lc.email_to = bad_to;
         ck_assert_int_eq(mail_format_alert(&a, &lc, c, "monitor", &m), -EINVAL);
         ck_assert_ptr_null(m.data);
+
+        /* a long name of malformed bytes (each shown as three): the Subject
+         * header says what the message returns as its subject */
+        _cleanup_(mail_message_done) MailMessage m2 = MAIL_MESSAGE_NULL;
+        _cleanup_(alert_done) Alert a2 = expiring_alert(c);
+        free(a2.link);
+        a2.link = malloc(401);
+        ck_assert_ptr_nonnull(a2.link);
+        memset(a2.link, 0xff, 400);
+        a2.link[400] = '\0';
+        ck_assert_int_eq(mail_format_alert(&a2, NULL, c, "monitor", &m2), 0);
+        json_object *j2 = eml_parse_data(m2.data);
+        check_structure(j2);
+        ck_assert_str_eq(eml_header(j2, "Subject"), m2.subject);
+        json_object_put(j2);
 }
 END_TEST
 
