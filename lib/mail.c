@@ -176,8 +176,11 @@ static size_t put_words(StrBuf *b, size_t col, const char *v, bool phrase) {
         bool first = true;
         for (const char *p = v; *p;) {
                 size_t len = strcspn(p, " ");
-                if (word_is_plain(p, len, phrase)) {
-                        if (!first && col + 1 + len > HEADER_LINE_MAX) {
+                /* The first word cannot move to the next line: after a long
+                 * field name ("X-Tomslink-Link:" and a 63-character link
+                 * name) it is encoded, which may be split. */
+                if (word_is_plain(p, len, phrase) && (!first || col + 1 + len <= HEADER_LINE_MAX)) {
+                        if (col + 1 + len > HEADER_LINE_MAX) {
                                 strbuf_puts(b, "\r\n");
                                 col = 0;
                         }

@@ -474,6 +474,20 @@ START_TEST(test_header_injection) {
         check_structure(j2);
         ck_assert_str_eq(eml_header(j2, "Subject"), m2.subject);
         json_object_put(j2);
+
+        /* the longest link name still fits the line limit after "X-Tomslink-Link:" */
+        _cleanup_(mail_message_done) MailMessage m3 = MAIL_MESSAGE_NULL;
+        _cleanup_(alert_done) Alert a3 = expiring_alert(c);
+        free(a3.link);
+        a3.link = strdup("a23456789-123456789-123456789-123456789-123456789-123456789-123");
+        ck_assert_int_eq(mail_format_alert(&a3, NULL, c, "monitor", &m3), 0);
+        json_object *j3 = eml_parse_data(m3.data);
+        check_structure(j3);
+        ck_assert_str_eq(eml_header(j3, "X-Tomslink-Link"), a3.link);
+        json_object_put(j3);
+        _cleanup_free_ char *h = mail_header_unstructured("X-Tomslink-Link", a3.link);
+        ck_assert_str_eq(h, "X-Tomslink-Link: =?utf-8?b?YTIzNDU2Nzg5LTEyMzQ1Njc4OS0xMjM0NTY3ODktMTIz?=\r\n"
+                            " =?utf-8?b?NDU2Nzg5LTEyMzQ1Njc4OS0xMjM0NTY3ODktMTIz?=\r\n");
 }
 END_TEST
 
