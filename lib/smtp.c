@@ -186,26 +186,44 @@ char *smtp_result_to_string(const SmtpResult *r) {
 /* ---- text from the relay -------------------------------------------------- */
 
 /* Replaces every form of the password in b's text (and what a hostile
- * relay could echo of it) with "(hidden)". */
+ * relay could echo of it) with "(hidden)". The places are found in the
+ * text as it came, so that no mask is searched again (a password that is
+ * part of "(hidden)" would otherwise be found in its own mask for ever).
+ * On failure b is wiped and emptied: nothing unscrubbed is left. */
 static int scrub(char *const *hidden, StrBuf *b) {
+        static const char mask[] = "(hidden)";
+        if (b->oom || !b->data || b->len == 0)
+                return b->oom ? -ENOMEM : 0;
+        bool *covered = NULL;
         STRV_FOREACH(h, (char **) hidden) {
                 size_t n = strlen(*h);
-                char *p;
                 if (n == 0)
                         continue;
-                while (b->data && (p = memmem(b->data, b->len, *h, n))) {
-                        static const char mask[] = "(hidden)";
-                        size_t off = (size_t) (p - b->data), m = strlen(mask);
-                        StrBuf t = STRBUF_NULL;
-                        strbuf_append(&t, b->data, off);
-                        strbuf_append(&t, mask, m);
-                        strbuf_append(&t, b->data + off + n, b->len - off - n);
-                        strbuf_done_erase(b);
-                        *b = t;
-                        if (b->oom)
+                for (const char *p = b->data; p < b->data + b->len &&
+                                              (p = memmem(p, (size_t) (b->data + b->len - p), *h, n));
+                     p++) {
+                        if (!covered && !(covered = calloc(b->len, sizeof(bool)))) {
+                                strbuf_done_erase(b);
                                 return -ENOMEM;
+                        }
+                        memset(covered + (p - b->data), true, n);
                 }
         }
+        if (!covered)
+                return 0;
+        StrBuf t = STRBUF_NULL;
+        for (size_t i = 0; i < b->len; i++)
+                if (!covered[i])
+                        strbuf_putc(&t, b->data[i]);
+                else if (i == 0 || !covered[i - 1])
+                        strbuf_append(&t, mask, strlen(mask));
+        free(covered);
+        strbuf_done_erase(b);
+        if (strbuf_failed(&t)) {
+                strbuf_done_erase(&t);
+                return -ENOMEM;
+        }
+        *b = t;
         return 0;
 }
 
