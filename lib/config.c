@@ -920,7 +920,8 @@ static void parse_links_section(Ctx *ctx, const YNode *n) {
                 const YNode *item = n->items[idx];
                 const YNode *at = item;
                 for (size_t p = 0; item->type == YNODE_MAPPING && p < ynode_n_pairs(item); p++)
-                        if (streq(item->items[2 * p]->value, "name"))
+                        /* a key may be a list or a mapping ("? [k]"), with no text */
+                        if (item->items[2 * p]->type == YNODE_SCALAR && streq(item->items[2 * p]->value, "name"))
                                 at = item->items[2 * p + 1];
                 ctx_error(ctx, at, "links.name", "duplicate link name \"%s\" (first defined at line %u)",
                           second->name, first->line);
