@@ -13,7 +13,8 @@
  * and the kind is known; it has CRLF line ends only; its header block
  * ends once, holds exactly the header fields tomslink writes (so no value
  * added one), each once, every line printable ASCII within 998 characters
- * and the folded ones within 78, continuation lines never blank; Subject
+ * and within 78 unless it is one word that cannot be folded, continuation
+ * lines never blank; Subject
  * decodes (RFC 2047) to the subject returned, each encoded-word holding
  * whole UTF-8 characters; To lists the envelope recipients; the body is
  * quoted-printable with lines within 76 characters, no line starting with
@@ -112,6 +113,19 @@ static size_t parse_headers(const char *h, size_t size, Header *ret, size_t max)
                 FUZZ_CHECK(eol, "header line without CRLF");
                 size_t len = (size_t) (eol - (h + i));
                 FUZZ_CHECK(len <= 998, "header line of %zu characters", len);
+                if (len > 78) {
+                        /* longer than 78 only where it cannot be folded: one
+                         * word after the field name (an address, a Message-ID) */
+                        const char *w = h + i, *e = h + i + len;
+                        const char *colon = memchr(w, ':', len);
+                        if (w[0] != ' ' && w[0] != '\t' && colon)
+                                w = colon + 1;
+                        while (w < e && (*w == ' ' || *w == '\t'))
+                                w++;
+                        FUZZ_CHECK(!memchr(w, ' ', (size_t) (e - w)) && !memchr(w, '\t', (size_t) (e - w)),
+                                   "a header line of %zu characters that could have been folded: %.*s", len,
+                                   (int) len, h + i);
+                }
                 for (size_t j = 0; j < len; j++)
                         FUZZ_CHECK(h[i + j] >= 0x20 && h[i + j] < 0x7f, "byte 0x%02x in a header line: %.*s",
                                    (unsigned char) h[i + j], (int) len, h + i);
