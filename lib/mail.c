@@ -242,15 +242,32 @@ static void put_from(StrBuf *b, const char *name, const char *address) {
                 return;
         }
         if (string_is_ascii(v) && !strstr(v, "=?")) {
-                /* a quoted-string: no special character can escape it */
+                /* a quoted-string: no special character can escape it;
+                 * folded at its spaces (unfolding keeps the space) */
                 strbuf_puts(b, " \"");
-                for (const char *p = v; *p; p++) {
-                        if (*p == '"' || *p == '\\')
-                                strbuf_putc(b, '\\');
-                        strbuf_putc(b, *p);
+                col += 2;
+                for (const char *p = v; *p;) {
+                        size_t len = strcspn(p, " "), shown = len;
+                        for (size_t i = 0; i < len; i++)
+                                shown += p[i] == '"' || p[i] == '\\';
+                        if (p != v) {
+                                if (col + 1 + shown + (p[len] ? 0 : 1) > HEADER_LINE_MAX) {
+                                        strbuf_puts(b, "\r\n");
+                                        col = 0;
+                                }
+                                strbuf_putc(b, ' ');
+                                col++;
+                        }
+                        for (size_t i = 0; i < len; i++) {
+                                if (p[i] == '"' || p[i] == '\\')
+                                        strbuf_putc(b, '\\');
+                                strbuf_putc(b, p[i]);
+                        }
+                        col += shown;
+                        p += len + (p[len] == ' ');
                 }
                 strbuf_putc(b, '"');
-                col += 3 + strlen(v);
+                col++;
         } else
                 col = put_words(b, col, v, true);
         if (col + 3 + strlen(address) > HEADER_LINE_MAX)

@@ -379,6 +379,28 @@ START_TEST(test_non_ascii) {
 }
 END_TEST
 
+START_TEST(test_long_sender_name) {
+        /* a long ASCII display name is folded inside its quotes, and reads
+         * back whole */
+        _cleanup_(config_freep) Config *c = load_config(
+                "email:\n"
+                "  smtp_url: smtp://mail.example.org:587\n"
+                "  from: \"Los Angeles Unified School District, TOMS credential monitor for the IT department <tomslink@example.org>\"\n"
+                "  to: it@example.org\n"
+                "links: []\n");
+        _cleanup_(mail_message_done) MailMessage m = MAIL_MESSAGE_NULL;
+        _cleanup_(alert_done) Alert a = expiring_alert(c);
+        ck_assert_int_eq(mail_format_alert(&a, NULL, c, "monitor", &m), 0);
+        ck_assert_has(m.data, "From: \"Los Angeles Unified School District, TOMS credential monitor for the IT\r\n"
+                              " department\" <tomslink@example.org>\r\n");
+        json_object *j = eml_parse_data(m.data);
+        check_structure(j);
+        ck_assert_str_eq(eml_str(j, "from_name"), "Los Angeles Unified School District, TOMS credential monitor for the IT department");
+        ck_assert_str_eq(eml_str(j, "from"), "tomslink@example.org");
+        json_object_put(j);
+}
+END_TEST
+
 /* The values an attacker or a broken server may control: a link name (an
  * Alert can name anything), consumer names, a probe error and a relay's
  * answer, each with CR, LF, an empty line, a lone dot, control bytes,
@@ -603,7 +625,8 @@ static Suite *suite(void) {
         tcase_set_timeout(tc, 60);
         ADD_TESTS(tc, test_credential_expiring, test_credential_expired_without_consumers, test_auth_rejected,
                   test_link_down, test_recovered_cert_undeliverable, test_message_id_unique, test_non_ascii,
-                  test_header_injection, test_test_message, test_quoted_printable, test_headers);
+                  test_header_injection, test_test_message, test_quoted_printable, test_headers,
+                  test_long_sender_name);
         suite_add_tcase(s, tc);
         return s;
 }
