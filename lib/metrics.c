@@ -275,10 +275,8 @@ static void put_links(StrBuf *b, const MetricsSnapshot *s) {
                 }
 }
 
-int metrics_render(const MetricsSnapshot *s, char **ret, size_t *ret_size) {
-        StrBuf b = STRBUF_NULL;
-
-        if (!s || !ret || (s->n_links > 0 && !s->links))
+int metrics_render_to(const MetricsSnapshot *s, StrBuf *b) {
+        if (!s || !b || (s->n_links > 0 && !s->links))
                 return -EINVAL;
         for (size_t i = 0; i < s->n_links; i++) {
                 const MetricsLink *l = &s->links[i];
@@ -286,12 +284,20 @@ int metrics_render(const MetricsSnapshot *s, char **ret, size_t *ret_size) {
                     (l->last && (l->last->klass < 0 || l->last->klass >= _PROBE_CLASS_MAX)))
                         return -EINVAL;
         }
+        put_daemon(b, s);
+        put_links(b, s);
+        return strbuf_failed(b) ? -ENOMEM : 0;
+}
 
-        put_daemon(&b, s);
-        put_links(&b, s);
-        if (strbuf_failed(&b)) {
+int metrics_render(const MetricsSnapshot *s, char **ret, size_t *ret_size) {
+        StrBuf b = STRBUF_NULL;
+
+        if (!ret)
+                return -EINVAL;
+        int r = metrics_render_to(s, &b);
+        if (r < 0) {
                 strbuf_done(&b);
-                return -ENOMEM;
+                return r;
         }
         size_t n = b.len;
         char *text = strbuf_steal(&b);

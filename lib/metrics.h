@@ -43,9 +43,12 @@ typedef struct MetricsSnapshot {
         unsigned outbox[_OUTBOX_STATE_MAX];     /* messages in the mail outbox by state */
 } MetricsSnapshot;
 
-/* The text for the snapshot, NUL-terminated, its length in *ret_size
- * (may be NULL). -ENOMEM, or -EINVAL for a state, kind or class out of
- * range. */
+/* Appends the text for the snapshot to b (a buffer kept from one write
+ * to the next saves growing it each time). -ENOMEM, or -EINVAL for a
+ * state or class out of range (b unchanged). */
+int metrics_render_to(const MetricsSnapshot *s, StrBuf *b);
+/* The same as a new string, NUL-terminated, its length in *ret_size (may
+ * be NULL). */
 int metrics_render(const MetricsSnapshot *s, char **ret, size_t *ret_size);
 
 /* Helpers of metrics_render(), exposed for tests. */

@@ -22,8 +22,7 @@ static ProbeResult probe_ok(void) {
 }
 
 static ProbeResult probe_refused(void) {
-        /* a refused credential on a reused connection: no DNS, connect or
-         * TLS phase this time */
+        /* phases marked not reached (USEC_INFINITY) get no sample */
         return (ProbeResult) {
                 .klass = PROBE_AUTH,
                 .http_status = 401,
@@ -217,6 +216,18 @@ START_TEST(test_exact) {
         ck_assert_int_eq(metrics_render(&s, &text, &n), 0);
         assert_text_eq(text, expected);
         ck_assert_uint_eq(n, strlen(expected));
+
+        /* into a buffer used again, as the daemon does */
+        StrBuf b = STRBUF_NULL;
+        ck_assert_int_eq(metrics_render_to(&s, &b), 0);
+        strbuf_reset(&b);
+        ck_assert_int_eq(metrics_render_to(&s, &b), 0);
+        assert_text_eq(b.data, expected);
+        /* a refused snapshot leaves the buffer as it was */
+        links[0].state = -1;
+        ck_assert_int_eq(metrics_render_to(&s, &b), -EINVAL);
+        ck_assert_uint_eq(b.len, strlen(expected));
+        strbuf_done(&b);
 }
 END_TEST
 
