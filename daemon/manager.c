@@ -10,6 +10,7 @@
 #include "control.h"
 #include "daemon-log.h"
 #include "journal.h"
+#include "metrics-writer.h"
 #include "strbuf.h"
 #include "strv.h"
 
@@ -352,6 +353,7 @@ void manager_raise(Manager *m, Link *l, AlertList *alerts) {
                 if (!a->held)
                         manager_queue_mail(m, l, a);
         }
+        metrics_writer_count_alerts(m->metrics, alerts);
         alert_list_done(alerts);
         if (m->status_event)
                 (void) sd_event_source_set_enabled(m->status_event, SD_EVENT_ONESHOT);
@@ -369,6 +371,8 @@ void manager_queue_mail(Manager *m, Link *l, const Alert *a) {
 }
 
 static void on_mail_event(Mailer *mailer, const MailerEvent *e, void *userdata) {
+        /* the outbox counts of the metrics */
+        metrics_writer_changed(((Manager *) userdata)->metrics);
         switch (e->type) {
         case MAILER_EVENT_DELIVERED:
                 log_info("E-mail delivered: %s", e->subject ?: "");
@@ -513,6 +517,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (m->links[i]->next_tick <= now)
                         link_tick(m, m->links[i], now);
         manager_schedule_tick(m);
+        /* a new day (days left), a window or silence begun or ended */
+        metrics_writer_changed(m->metrics);
         return 0;
 }
 
@@ -549,6 +555,9 @@ static void on_probe_done(ProbeEngine *e, const char *name, const ProbeResult *r
         usec_t now = clock_realtime(m->clock);
         l->last = *result;
         l->has_last = true;
+        if (result->klass >= 0 && result->klass < _PROBE_CLASS_MAX)
+                l->probes[result->klass]++;
+        metrics_writer_changed(m->metrics);
         r = store_probe_append(m->store, l->name, result, 0);
         if (r < 0)
                 log_error_errno(r, "%s: failed to record the probe result", l->name);
@@ -616,6 +625,7 @@ int manager_credential_changed(Manager *m, Link *l) {
         manager_mark_dirty(m, l);
         link_tick(m, l, clock_realtime(m->clock));
         manager_schedule_tick(m);
+        metrics_writer_changed(m->metrics);
         return 0;
 }
 
@@ -634,6 +644,7 @@ int manager_set_silence(Manager *m, Link *l, usec_t until, const char *reason, u
         free(l->silence_reason);
         l->silence_reason = reason ? strdup(reason) : NULL;
         manager_schedule_tick(m);
+        metrics_writer_changed(m->metrics);
         return 0;
 }
 
@@ -646,6 +657,7 @@ int manager_clear_silence(Manager *m, Link *l) {
         /* a problem held by the silence is sent now */
         link_tick(m, l, clock_realtime(m->clock));
         manager_schedule_tick(m);
+        metrics_writer_changed(m->metrics);
         return r == -ENOENT ? 0 : 1;
 }
 
@@ -765,6 +777,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         fail_waiters(m, NULL);
         control_stop(m);
+        m->metrics = metrics_writer_free(m->metrics);
         if (m->mailer)
                 mailer_stop(m->mailer);
         mailer_free(m->mailer);
@@ -899,6 +912,7 @@ int manager_reload(Manager *m, char ***ret_errors) {
         config_free(m->config);
         m->config = TAKE_PTR(c);
         manager_tick_all(m);
+        metrics_writer_reconfigure(m->metrics);
         _cleanup_free_ char *summary = config_summary(m->config);
         log_info("Configuration reloaded: %s", summary ?: "");
         (void) sd_event_source_set_enabled(m->status_event, SD_EVENT_ONESHOT);
@@ -1004,6 +1018,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the links");
         manager_tick_all(m);
+        r = metrics_writer_new(m, &m->metrics);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the metrics file");
         /* last: once the socket listens, clients may talk to us */
         return control_start(m);
 }

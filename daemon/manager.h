@@ -17,6 +17,7 @@
 #include "store.h"
 
 typedef struct Manager Manager;
+typedef struct MetricsWriter MetricsWriter;
 
 typedef struct Link {
         char *name;
@@ -26,6 +27,7 @@ typedef struct Link {
         CredentialInfo credential;      /* never the secret */
         bool has_last;
         ProbeResult last;
+        uint64_t probes[_PROBE_CLASS_MAX];      /* probes finished since the daemon started, by class (metrics) */
         usec_t silenced_until;          /* 0: not silenced */
         char *silence_reason;
         usec_t next_tick;               /* when the alert engine next wants a tick (wall clock) */
@@ -53,6 +55,7 @@ struct Manager {
         ProbeEngine *probe;
         Mailer *mailer;                 /* when e-mail is configured */
         ControlServer *control;
+        MetricsWriter *metrics;         /* writes metrics.textfile when set */
 
         Link **links;                   /* sorted by name */
         size_t n_links;

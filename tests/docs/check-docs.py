@@ -9,8 +9,9 @@ check-docs.py SOURCE_ROOT TOMSLINKD [MANPAGE...]
   the right section (the key tables are read from the source: the keys[]
   arrays and PROBE_KEYS);
 - tomslinkd(8) documents every option of daemon/main.c's option table,
-  every MESSAGE_ID of lib/alert.h and every environment variable the
-  daemon and the library read with getenv();
+  every MESSAGE_ID of lib/alert.h, every environment variable the
+  daemon and the library read with getenv(), and every metric of
+  lib/metrics.c with its type;
 - tomslinkctl(1) and the bash completion cover every command and option of
   the specification's list (tests/docs/tomslinkctl-commands.txt);
 - the EXAMPLE of tomslink.yaml(5) is a valid configuration.
@@ -182,6 +183,16 @@ env_text = env_section.group(1) if env_section else ""
 missing = sorted(v for v in getenv if f"*{v}*" not in env_text)
 tap(not missing, f"tomslinkd(8) ENVIRONMENT covers the {len(getenv)} variables read with getenv()",
     [f"not documented: {', '.join(missing)}"] if missing else [])
+
+metrics_c = read("lib", "metrics.c")
+families = re.findall(r'put_header\(b,\s*"(tomslink_\w+)",\s*"(\w+)"', metrics_c)
+metrics_section = re.search(r"^# METRICS\n(.*?)(?=^# )", tomslinkd8, re.M | re.S)
+metrics_text = metrics_section.group(1) if metrics_section else ""
+missing = [f"{name} ({kind})" for name, kind in families
+           if not re.search(r"\*" + name + r"(\{[a-z_,]+\})?\* \(" + kind + r"\)", metrics_text)]
+tap(len(families) >= 10 and not missing,
+    f"tomslinkd(8) METRICS lists all {len(families)} metrics of lib/metrics.c with their types",
+    [f"not listed: {', '.join(missing)}"] if missing else [])
 
 
 # ---- tomslinkctl(1) and the completion versus the command list ---------------
