@@ -1011,6 +1011,11 @@ int manager_start(Manager *m) {
         (void) sd_event_source_set_priority(m->flush_event, SD_EVENT_PRIORITY_IDLE);
         (void) sd_event_source_set_priority(m->status_event, SD_EVENT_PRIORITY_IDLE);
 
+        /* before the links: the alerts of the first evaluation are counted */
+        r = metrics_writer_new(m, &m->metrics);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the metrics file");
+
         r = manager_setup_mail(m, m->config);
         if (r < 0)
                 return r;
@@ -1018,9 +1023,6 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the links");
         manager_tick_all(m);
-        r = metrics_writer_new(m, &m->metrics);
-        if (r < 0)
-                return log_error_errno(r, "Cannot set up the metrics file");
         /* last: once the socket listens, clients may talk to us */
         return control_start(m);
 }
