@@ -28,6 +28,7 @@ struct MetricsWriter {
         usec_t started;                 /* wall clock */
         uint64_t alerts[_ALERT_KIND_MAX];
         int last_error;                 /* the failure logged last, 0 after a success */
+        usec_t retry;                   /* after failures: the least time to the next try, doubling */
         MetricsLink *links;             /* reused from write to write */
         size_t n_links_allocated;
         StrBuf text;                    /* the same */
@@ -115,13 +116,21 @@ static int write_file(MetricsWriter *w) {
         w->interval = CLAMP(MAX(cost * METRICS_COST_FACTOR, by_size), METRICS_MIN_INTERVAL_USEC, METRICS_REFRESH_USEC);
 
         if (r < 0) {
+                /* a directory that is missing stays missing for a while:
+                 * no need to render every second for nothing */
+                w->retry = CLAMP(w->retry * 2, METRICS_MIN_INTERVAL_USEC, METRICS_REFRESH_USEC);
+                w->interval = MAX(w->interval, w->retry);
                 if (r != w->last_error)
-                        log_error_errno(r, "Cannot write the metrics file %s (tried again every %llu s; "
+                        log_error_errno(r, "Cannot write the metrics file %s (tried again, at least every %llu s; "
                                         "not logged again while the same error persists)",
                                         w->path, (unsigned long long) (METRICS_REFRESH_USEC / USEC_PER_SEC));
+                else
+                        log_debug("Metrics file %s: still failing (%s), next try in %llu ms", w->path, strerror(-r),
+                                  (unsigned long long) (w->interval / USEC_PER_MSEC));
                 w->last_error = r;
                 return r;
         }
+        w->retry = 0;
         log_debug("Metrics file %s written: %zu bytes in %llu ms; next write after a change in %llu ms", w->path, size,
                   (unsigned long long) (cost / USEC_PER_MSEC), (unsigned long long) (w->interval / USEC_PER_MSEC));
         if (w->last_error)
@@ -174,6 +183,7 @@ static void forget_path(MetricsWriter *w) {
         w->path = mfree(w->path);
         w->written = false;
         w->last_error = 0;
+        w->retry = 0;
 }
 
 void metrics_writer_reconfigure(MetricsWriter *w) {
