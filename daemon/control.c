@@ -493,10 +493,9 @@ static int on_credential_import(ControlRequest *req, void *userdata) {
                 if (!l)
                         continue;
                 (void) manager_credential_changed(m, l);
-                /* a small import is probed at once; a large one within its
-                 * links' probe intervals, without a burst at the endpoint */
-                if (p->n_rows <= m->config->max_parallel)
-                        (void) manager_probe_now(m, l, NULL, NULL);
+                /* every imported credential is probed as soon as the
+                 * engine's limits (max_parallel, per_host_parallel) allow */
+                (void) manager_probe_now(m, l, NULL, NULL);
         }
         json_object *data = json_object_new_object();
         json_add(data, "imported", json_object_new_int64((int64_t) p->n_rows));
