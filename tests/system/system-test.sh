@@ -105,7 +105,7 @@ else
     bail "no package to install"
 fi
 has_ctl=
-dpkg-deb -c "$deb" | grep -q '/usr/bin/tomslinkctl$' && has_ctl=1
+dpkg-deb -c "$deb" | grep '/usr/bin/tomslinkctl$' >/dev/null && has_ctl=1
 
 # ---- 2. the Debian root, from the cache or made now ----------------------------
 
@@ -183,9 +183,11 @@ systemd-nspawn --quiet -D "$work/root" --boot --register=no --keep-unit --machin
     --private-network --console=pipe < /dev/null > "$work/nspawn.log" 2>&1 &
 nspawn_pid=$!
 
+# The container's PID 1 is the child of nspawn named systemd; nspawn may
+# first run short-lived helpers of its own, which must not be taken for it.
 leader=
-for _ in $(seq 100); do
-    leader=$(pgrep -P "$nspawn_pid" 2>/dev/null | head -n 1)
+for _ in $(seq 200); do
+    leader=$(pgrep -P "$nspawn_pid" -x systemd 2>/dev/null | head -n 1)
     [ -n "$leader" ] && break
     kill -0 "$nspawn_pid" 2>/dev/null || break
     sleep 0.1
