@@ -202,11 +202,11 @@ static void put_links(StrBuf *b, const MetricsSnapshot *s) {
                         put_end_seconds(b, l->expires);
                 }
 
-        put_header(b, "tomslink_credential_days_left", "gauge",
+        put_header(b, "tomslink_credential_calendar_day_left", "gauge",
                    "Calendar days in the configured time zone until the link's credential expires: 0 on the day it expires, negative after.");
         for (l = s->links; l < end; l++)
                 if (l->has_credential) {
-                        put_start(b, "tomslink_credential_days_left", "link", l->name);
+                        put_start(b, "tomslink_credential_calendar_day_left", "link", l->name);
                         put_end_int(b, l->days_left);
                 }
 

@@ -479,7 +479,7 @@ step_metrics() {
     st=$(in_ct stat -c '%a %U' $f 2>&1)
     if [ $rc = 0 ] && [ "$st" = "644 tomslink" ] &&
        in_ct grep -q '^tomslink_link_state{link="district",state="[a-z-]*"} 1$' $f &&
-       in_ct grep -q '^tomslink_credential_days_left{link="district"} [0-9]' $f &&
+       in_ct grep -q '^tomslink_credential_calendar_day_left{link="district"} [0-9]' $f &&
        ! in_ct journalctl -u tomslinkd --no-pager | grep -q 'Cannot write the metrics file'; then
         ok "$(describe_metrics)"
     else
