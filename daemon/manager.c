@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "build-config.h"
 #include "control.h"
@@ -1090,29 +1091,47 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 
 int manager_start(Manager *m) {
         uint8_t key[STORE_KEY_SIZE];
-        _cleanup_free_ char *key_file = NULL;
+        _cleanup_free_ char *key_file = NULL, *credential = NULL, *db_file = NULL;
         int r;
 
         if (m->config->key_file)
                 key_file = strdup(m->config->key_file);
         else if (asprintf(&key_file, "%s/master.key", m->state_directory) < 0)
                 key_file = NULL;
-        if (!key_file)
+        if (!key_file || asprintf(&db_file, "%s/%s", m->state_directory, STORE_FILE_NAME) < 0)
                 return log_error_errno(ENOMEM, "Out of memory");
-        r = master_key_load(getenv("CREDENTIALS_DIRECTORY"), key_file, key, &m->key_source);
+        /* which file the messages below are about: the systemd credential when there is one */
+        const char *credentials = getenv("CREDENTIALS_DIRECTORY");
+        if (!isempty(credentials)) {
+                if (asprintf(&credential, "%s/%s", credentials, STORE_KEY_CREDENTIAL) < 0)
+                        return log_error_errno(ENOMEM, "Out of memory");
+                if (access(credential, F_OK) < 0)
+                        credential = mfree(credential);
+        }
+        const char *source = credential ?: key_file;
+        /* A key file gone while the database it encrypted is still there was
+         * lost or moved: a new key would not open the database, it would
+         * only hide what happened. */
+        struct stat st;
+        if (!credential && access(key_file, F_OK) < 0 && errno == ENOENT && stat(db_file, &st) >= 0 && st.st_size > 0)
+                return log_error_errno(ENOKEY,
+                                       "The master key %s is missing, but %s was encrypted with a key: restore the key "
+                                       "file from its backup (nothing was changed, no new key was made)",
+                                       key_file, db_file);
+        r = master_key_load(credentials, key_file, key, &m->key_source);
         if (r == -EPERM)
                 return log_error_errno(r, "Refusing the master key %s: it must not be readable or writable by group or others (chmod 0600)",
-                                       m->key_source ?: key_file);
+                                       source);
         if (r == -EBADMSG)
-                return log_error_errno(r, "The master key %s is not 32 bytes", m->key_source ?: key_file);
+                return log_error_errno(r, "The master key %s is not 32 bytes", source);
         if (r < 0)
-                return log_error_errno(r, "Cannot load the master key %s", m->key_source ?: key_file);
+                return log_error_errno(r, "Cannot load the master key %s", source);
 
         r = store_open(m->state_directory, key, m->clock, daemon_logger(), &m->store);
         OPENSSL_cleanse(key, sizeof key);
         if (r == -EKEYREJECTED)
-                return log_error_errno(r, "The master key %s does not open %s/%s: the data is untouched; restore the right key",
-                                       m->key_source, m->state_directory, STORE_FILE_NAME);
+                return log_error_errno(r, "The master key %s does not open %s: the data is untouched; restore the right key",
+                                       m->key_source, db_file);
         if (r == -EPROTONOSUPPORT)
                 return log_error_errno(r, "%s/%s was written by a newer tomslink; refusing to downgrade it",
                                        m->state_directory, STORE_FILE_NAME);
