@@ -24,6 +24,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -138,8 +139,13 @@ static void setup(void) {
         if (!control)
                 return;
         atomic_store(&offset_ns, read_offset());
+        /* the watcher takes no signals: they stay the program's (a
+         * daemon that blocks SIGTERM for its signalfd must get it there) */
         pthread_t t;
         pthread_attr_t a;
+        sigset_t all, saved;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &saved);
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         if (pthread_create(&t, &a, watch, NULL) != 0) {
@@ -147,6 +153,7 @@ static void setup(void) {
                 abort();
         }
         pthread_attr_destroy(&a);
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }
 
 __attribute__((constructor)) static void init(void) {
