@@ -1115,9 +1115,10 @@ int manager_start(Manager *m) {
         struct stat st;
         if (!credential && access(key_file, F_OK) < 0 && errno == ENOENT && stat(db_file, &st) >= 0 && st.st_size > 0)
                 return log_error_errno(ENOKEY,
-                                       "The master key %s is missing, but %s was encrypted with a key: restore the key "
-                                       "file from its backup (nothing was changed, no new key was made)",
-                                       key_file, db_file);
+                                       "The master key is missing: neither the systemd credential %s nor %s exists, "
+                                       "but %s was encrypted with one; restore the key from its backup (nothing was "
+                                       "changed, no new key was made)",
+                                       STORE_KEY_CREDENTIAL, key_file, db_file);
         r = master_key_load(credentials, key_file, key, &m->key_source);
         if (r == -EPERM)
                 return log_error_errno(r, "Refusing the master key %s: it must not be readable or writable by group or others (chmod 0600)",
