@@ -17,6 +17,7 @@
 #include "store.h"
 
 typedef struct Manager Manager;
+typedef struct MetricsWriter MetricsWriter;
 
 typedef struct Link {
         char *name;
@@ -26,6 +27,7 @@ typedef struct Link {
         CredentialInfo credential;      /* never the secret */
         bool has_last;
         ProbeResult last;
+        uint64_t probes[_PROBE_CLASS_MAX];      /* probes finished since the daemon started, by class (metrics) */
         usec_t silenced_until;          /* 0: not silenced */
         char *silence_reason;
         usec_t next_tick;               /* when the alert engine next wants a tick (wall clock) */
@@ -35,6 +37,16 @@ typedef struct Link {
 
 /* Someone waiting for the next probe result of a link (a control request). */
 typedef void (*ProbeWaiterFunc)(Manager *m, Link *l, const ProbeResult *r, void *userdata);
+
+/* An alert whose ledger record, alert log entry or e-mail the state
+ * database refused (a full disk): written when writes work again. */
+typedef struct UnsavedAlert {
+        Alert alert;
+        bool link;                      /* raised for a configured link (ledger, the link's recipients) */
+        bool ledger;
+        bool log;
+        bool mail;
+} UnsavedAlert;
 
 typedef struct ProbeWaiter {
         char *link;
@@ -53,6 +65,7 @@ struct Manager {
         ProbeEngine *probe;
         Mailer *mailer;                 /* when e-mail is configured */
         ControlServer *control;
+        MetricsWriter *metrics;         /* writes metrics.textfile when set */
 
         Link **links;                   /* sorted by name */
         size_t n_links;
@@ -65,7 +78,13 @@ struct Manager {
         sd_event_source *flush_event;   /* defer: write dirty state in one transaction */
         sd_event_source *status_event;  /* defer: refresh STATUS= */
         sd_event_source *stop_timer;    /* on SIGTERM: the deadline for in-flight work */
+        sd_event_source *retry_timer;   /* CLOCK_BOOTTIME: writes that failed are tried again */
         ProbeWaiter *waiters;
+
+        int write_error;                /* while the state database refuses writes: the error (logged once) */
+        UnsavedAlert *unsaved;
+        size_t n_unsaved;
+        bool unsaved_dropped;           /* more than UNSAVED_ALERTS_MAX: logged once */
 
         bool stopping;
         bool debug;

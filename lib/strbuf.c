@@ -47,6 +47,13 @@ static bool strbuf_reserve(StrBuf *b, size_t extra) {
         return true;
 }
 
+void strbuf_reset(StrBuf *b) {
+        b->len = 0;
+        b->oom = false;
+        if (b->data)
+                b->data[0] = '\0';
+}
+
 void strbuf_append(StrBuf *b, const char *s, size_t n) {
         if (!strbuf_reserve(b, n))
                 return;

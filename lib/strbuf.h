@@ -29,6 +29,8 @@ void strbuf_vprintf(StrBuf *b, const char *fmt, va_list ap) _printf_(2, 0);
 static inline bool strbuf_failed(const StrBuf *b) {
         return b->oom;
 }
+/* Empties b but keeps its memory, for a buffer filled again and again. */
+void strbuf_reset(StrBuf *b);
 /* Hands out the string (never NULL unless allocation failed) and resets b. */
 char *strbuf_steal(StrBuf *b);
 

@@ -21,7 +21,19 @@ START_TEST(test_build) {
                 strbuf_printf(&b, "%04d", i % 10000);
         ck_assert_uint_eq(b.len, 40000);
         ck_assert(strneq(b.data + 39996, "9999", 4));
+        /* emptied, memory kept */
+        char *mem = b.data;
+        size_t cap = b.cap;
+        strbuf_reset(&b);
+        ck_assert_uint_eq(b.len, 0);
+        ck_assert_str_eq(b.data, "");
+        ck_assert_ptr_eq(b.data, mem);
+        ck_assert_uint_eq(b.cap, cap);
+        strbuf_puts(&b, "again");
+        ck_assert_str_eq(b.data, "again");
         strbuf_done_erase(&b);
+        ck_assert_ptr_null(b.data);
+        strbuf_reset(&b);       /* an empty buffer too */
         ck_assert_ptr_null(b.data);
 }
 END_TEST
