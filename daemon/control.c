@@ -104,6 +104,62 @@ static Link *request_link(Manager *m, ControlRequest *req) {
         return l;
 }
 
+/* ---- lists from the store as reply arrays ------------------------------------------------ */
+
+/* data[key] = the open problems of link (all links with NULL) */
+static int add_problems(Manager *m, json_object *data, const char *key, const char *link) {
+        Problem *v = NULL;
+        size_t n = 0;
+        json_object *o, *a = json_object_new_array();
+        int r = store_problem_list(m->store, link, &v, &n);
+        json_add(data, key, a);
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if ((r = protocol_problem_to_json(&v[i], m->config->tz, &o)) >= 0)
+                        json_object_array_add(a, o);
+        problem_array_free(v, n);
+        return r;
+}
+
+/* data[key] = the newest max alert log entries of link (all links with NULL) */
+static int add_recent_alerts(Manager *m, json_object *data, const char *key, const char *link, size_t max) {
+        AlertLogEntry *v = NULL;
+        size_t n = 0;
+        json_object *o, *a = json_object_new_array();
+        int r = store_alert_log_list(m->store, link, max, &v, &n);
+        json_add(data, key, a);
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if ((r = protocol_alert_entry_to_json(&v[i], m->config->tz, &o)) >= 0)
+                        json_object_array_add(a, o);
+        alert_log_entry_array_free(v, n);
+        return r;
+}
+
+static int add_silences(Manager *m, json_object *data, const char *key) {
+        Silence *v = NULL;
+        size_t n = 0;
+        json_object *o, *a = json_object_new_array();
+        int r = store_silence_list(m->store, now_of(m), &v, &n);
+        json_add(data, key, a);
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if ((r = protocol_silence_to_json(&v[i], m->config->tz, &o)) >= 0)
+                        json_object_array_add(a, o);
+        silence_array_free(v, n);
+        return r;
+}
+
+static int add_recent_probes(Manager *m, json_object *data, const char *key, const char *link, size_t max) {
+        ProbeResult *v = NULL;
+        size_t n = 0;
+        json_object *o, *a = json_object_new_array();
+        int r = store_probe_list(m->store, link, max, &v, &n);
+        json_add(data, key, a);
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if ((r = protocol_probe_result_to_json(&v[i], m->config->tz, &o)) >= 0)
+                        json_object_array_add(a, o);
+        free(v);
+        return r;
+}
+
 /* ---- status, check, show -------------------------------------------------------- */
 
 /* The status of every link, produced a link at a time while the client
@@ -186,46 +242,10 @@ static int on_show(ControlRequest *req, void *userdata) {
         if (r < 0)
                 return r;
         json_add(data, "link", o);
-
-        ProbeResult *probes = NULL;
-        size_t n = 0;
         (void) manager_flush(m);        /* the latest results, too */
-        r = store_probe_list(m->store, l->name, RECENT_PROBES, &probes, &n);
-        if (r < 0)
-                return r;
-        json_object *a = json_object_new_array();
-        json_add(data, "recent_probes", a);
-        for (size_t i = 0; i < n && r >= 0; i++)
-                if ((r = protocol_probe_result_to_json(&probes[i], m->config->tz, &o)) >= 0)
-                        json_object_array_add(a, o);
-        free(probes);
-        if (r < 0)
-                return r;
-
-        Problem *problems = NULL;
-        r = store_problem_list(m->store, l->name, &problems, &n);
-        if (r < 0)
-                return r;
-        a = json_object_new_array();
-        json_add(data, "open_problems", a);
-        for (size_t i = 0; i < n && r >= 0; i++)
-                if ((r = protocol_problem_to_json(&problems[i], m->config->tz, &o)) >= 0)
-                        json_object_array_add(a, o);
-        problem_array_free(problems, n);
-        if (r < 0)
-                return r;
-
-        AlertLogEntry *entries = NULL;
-        r = store_alert_log_list(m->store, l->name, RECENT_ALERTS_SHOW, &entries, &n);
-        if (r < 0)
-                return r;
-        a = json_object_new_array();
-        json_add(data, "recent_alerts", a);
-        for (size_t i = 0; i < n && r >= 0; i++)
-                if ((r = protocol_alert_entry_to_json(&entries[i], m->config->tz, &o)) >= 0)
-                        json_object_array_add(a, o);
-        alert_log_entry_array_free(entries, n);
-        if (r < 0)
+        if ((r = add_recent_probes(m, data, "recent_probes", l->name, RECENT_PROBES)) < 0 ||
+            (r = add_problems(m, data, "open_problems", l->name)) < 0 ||
+            (r = add_recent_alerts(m, data, "recent_alerts", l->name, RECENT_ALERTS_SHOW)) < 0)
                 return r;
         return control_request_reply(req, TAKE_PTR(data));
 }
@@ -520,10 +540,9 @@ static int on_credential_import(ControlRequest *req, void *userdata) {
                 if (!l)
                         continue;
                 (void) manager_credential_changed(m, l);
-                /* a small import is probed at once; a large one within its
-                 * links' probe intervals, without a burst at the endpoint */
-                if (p->n_rows <= m->config->max_parallel)
-                        (void) manager_probe_now(m, l, NULL, NULL);
+                /* every imported credential is probed as soon as the
+                 * engine's limits (max_parallel, per_host_parallel) allow */
+                (void) manager_probe_now(m, l, NULL, NULL);
         }
         if (grouped && (r = store_commit(m->store)) < 0)
                 log_error_errno(r, "Cannot drop the alert records of the replaced credentials");
@@ -578,51 +597,13 @@ static int on_alerts(ControlRequest *req, void *userdata) {
         Manager *m = userdata;
         const ProtocolRequest *p = control_request_get(req);
         _cleanup_json_ json_object *data = NULL;
-        json_object *a, *o;
-        size_t n = 0;
+        size_t limit = p->limit ? MIN((size_t) p->limit, (size_t) RECENT_ALERTS_MAX) : RECENT_ALERTS_DEFAULT;
         int r = data_new(m, &data);
         if (r < 0)
                 return r;
-
-        Problem *problems = NULL;
         (void) manager_flush(m);        /* problems opened a moment ago, too */
-        r = store_problem_list(m->store, NULL, &problems, &n);
-        if (r < 0)
-                return r;
-        a = json_object_new_array();
-        json_add(data, "open_problems", a);
-        for (size_t i = 0; i < n && r >= 0; i++)
-                if ((r = protocol_problem_to_json(&problems[i], m->config->tz, &o)) >= 0)
-                        json_object_array_add(a, o);
-        problem_array_free(problems, n);
-        if (r < 0)
-                return r;
-
-        Silence *silences = NULL;
-        r = store_silence_list(m->store, now_of(m), &silences, &n);
-        if (r < 0)
-                return r;
-        a = json_object_new_array();
-        json_add(data, "silences", a);
-        for (size_t i = 0; i < n && r >= 0; i++)
-                if ((r = protocol_silence_to_json(&silences[i], m->config->tz, &o)) >= 0)
-                        json_object_array_add(a, o);
-        silence_array_free(silences, n);
-        if (r < 0)
-                return r;
-
-        AlertLogEntry *entries = NULL;
-        size_t limit = p->limit ? MIN((size_t) p->limit, (size_t) RECENT_ALERTS_MAX) : RECENT_ALERTS_DEFAULT;
-        r = store_alert_log_list(m->store, p->link, limit, &entries, &n);
-        if (r < 0)
-                return r;
-        a = json_object_new_array();
-        json_add(data, "recent_alerts", a);
-        for (size_t i = 0; i < n && r >= 0; i++)
-                if ((r = protocol_alert_entry_to_json(&entries[i], m->config->tz, &o)) >= 0)
-                        json_object_array_add(a, o);
-        alert_log_entry_array_free(entries, n);
-        if (r < 0)
+        if ((r = add_problems(m, data, "open_problems", NULL)) < 0 || (r = add_silences(m, data, "silences")) < 0 ||
+            (r = add_recent_alerts(m, data, "recent_alerts", p->link, limit)) < 0)
                 return r;
         return control_request_reply(req, TAKE_PTR(data));
 }

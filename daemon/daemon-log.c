@@ -39,6 +39,7 @@ static void log_write(int priority, int error, const char *msg) {
         fprintf(stderr, "tomslinkd: %s: %s\n", names[priority & 7], msg);
 }
 
+static void log_vwrite(int priority, int error, const char *fmt, va_list ap) _printf_(3, 0);
 static void log_vwrite(int priority, int error, const char *fmt, va_list ap) {
         char buf[2048];
         vsnprintf(buf, sizeof buf, fmt, ap);

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "build-config.h"
 #include "control.h"
 #include "daemon-log.h"
 #include "journal.h"
+#include "metrics-writer.h"
 #include "strbuf.h"
 #include "strv.h"
 
@@ -28,6 +30,10 @@
 #define FLUSH_DELAY USEC_PER_SEC
 /* Link.stored_problems */
 #define PROBLEM_BIT(kind) ((uint8_t) ((kind) == ALERT_LINK_DOWN ? 1u : (kind) == ALERT_AUTH_REJECTED ? 2u : 0u))
+/* While the state database refuses writes, they are tried again this often. */
+#define WRITE_RETRY_USEC (10 * USEC_PER_SEC)
+/* Alerts kept in memory while they cannot be written, at most. */
+#define UNSAVED_ALERTS_MAX 1000U
 
 /* ---- links ----------------------------------------------------------------- */
 
@@ -36,26 +42,14 @@ static Link *link_free(Link *l) {
                 return NULL;
         free(l->name);
         free(l->silence_reason);
-        free(l->last.error);
+        probe_summary_done(&l->last);
         alert_state_done(&l->alert);
         credential_info_done(&l->credential);
         return mfree(l);
 }
 
 static void link_set_last(Link *l, const ProbeResult *r) {
-        free(l->last.error);
-        l->last = (LastProbe) {
-                .time = r->time,
-                .dns = r->dns,
-                .connect = r->connect,
-                .tls = r->tls,
-                .first_byte = r->first_byte,
-                .total = r->total,
-                .http_status = r->http_status,
-                .klass = r->klass,
-                .read_cert = r->cert_sha256[0] && r->cert_not_after,
-                .error = isempty(r->error) ? NULL : strdup(r->error),   /* out of memory: shown without it */
-        };
+        probe_summary_set(&l->last, r);
         l->has_last = true;
 }
 
@@ -372,52 +366,139 @@ static bool link_writes_problems(const Link *l) {
         return l->alert.down.open || l->alert.auth.open || l->stored_problems != 0;
 }
 
-/* Writes the pending probe results and the state of every dirty link in
- * one transaction: relaxed (synchronous=NORMAL) for history and counters,
- * durable when a problem is written. On failure the links stay dirty, to
- * be written with the next change; the probe results are dropped. */
-int manager_flush(Manager *m) {
-        bool durable = false;
+/* ---- writes the state database refused ---------------------------------------- */
+
+static int on_write_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        (void) sd_event_source_set_enabled(m->flush_event, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* A write the state database refused: a full disk, an I/O error, a
+ * read-only file system. Logged once per condition, not once per probe.
+ * Probing and alerting go on (alerts reach the journal); the link state
+ * and what an alert still has to write stay in memory and are written
+ * when the database takes writes again, tried every WRITE_RETRY_USEC. */
+static void manager_write_failed(Manager *m, int error, const char *what) {
         int r;
 
-        if (m->n_dirty == 0 && m->n_pending == 0)
-                return 0;
-        for (size_t i = 0; i < m->n_dirty; i++)
-                durable = durable || link_writes_problems(m->dirty[i]);
-        r = durable ? store_begin(m->store) : store_begin_relaxed(m->store);
-        if (r >= 0) {
-                for (size_t i = 0; i < m->n_pending && r >= 0; i++) {
-                        Link *l = m->pending[i].link;
-                        r = store_probe_add(m->store, l->name, &m->pending[i].result);
-                        if (r >= 0 && l->history_appends++ % PROBE_HISTORY_PRUNE_EVERY == 0)
-                                r = store_probe_prune(m->store, l->name, 0);
-                }
-                for (size_t i = 0; i < m->n_dirty && r >= 0; i++)
-                        r = link_save(m, m->dirty[i]);
+        error = error < 0 ? error : -error;
+        if (error != m->write_error) {
+                log_error_errno(error,
+                                "Cannot write to the state database %s/%s (%s); probing and alerts go on, link state "
+                                "and alert e-mails are kept in memory and written once it works again",
+                                m->state_directory, STORE_FILE_NAME, what);
+                if (m->status_event)
+                        (void) sd_event_source_set_enabled(m->status_event, SD_EVENT_ONESHOT);
+        } else
+                log_debug("State database still not writable (%s): %s", what, strerror(-error));
+        m->write_error = error;
+
+        if (m->retry_timer) {
+                r = sd_event_source_set_time_relative(m->retry_timer, WRITE_RETRY_USEC);
                 if (r >= 0)
-                        r = store_commit(m->store);
+                        r = sd_event_source_set_enabled(m->retry_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(m->event, &m->retry_timer, CLOCK_BOOTTIME, WRITE_RETRY_USEC,
+                                               USEC_PER_SEC, on_write_retry, m);
+        if (r < 0)
+                log_warning_errno(r, "Cannot schedule another write attempt; the next change tries again");
+}
+
+static void manager_write_ok(Manager *m) {
+        if (m->write_error == 0)
+                return;
+        log_notice("The state database %s/%s is writable again; the state and alerts kept in memory are written",
+                   m->state_directory, STORE_FILE_NAME);
+        m->write_error = 0;
+        m->unsaved_dropped = false;
+        if (m->status_event)
+                (void) sd_event_source_set_enabled(m->status_event, SD_EVENT_ONESHOT);
+}
+
+static int alert_write(Manager *m, Link *l, const Alert *a, const char *summary, bool *ledger, bool *log_entry,
+                       bool *mail);
+
+static int write_unsaved(Manager *m) {
+        size_t k = 0;
+        int ret = 0;
+
+        for (size_t i = 0; i < m->n_unsaved; i++) {
+                UnsavedAlert *u = &m->unsaved[i];
+                Link *l = u->link ? manager_find_link(m, u->alert.link) : NULL;
+                _cleanup_free_ char *summary = alert_summary(&u->alert, m->config->tz);
+                int r = summary ? alert_write(m, l, &u->alert, summary, &u->ledger, &u->log, &u->mail) : -ENOMEM;
+                if (r < 0 && ret == 0)
+                        ret = r;
+                if (u->ledger || u->log || u->mail)
+                        m->unsaved[k++] = *u;
                 else
-                        (void) store_rollback(m->store);
+                        alert_done(&u->alert);
         }
-        size_t n_pending = m->n_pending;
-        m->n_pending = 0;
-        if (r < 0) {
-                if (n_pending > 0)
-                        log_error_errno(r, "Failed to record %zu probe result%s", n_pending, n_pending == 1 ? "" : "s");
-                return log_error_errno(r, "Failed to write link state (kept in memory, retried at the next change)");
-        }
-        for (size_t i = 0; i < m->n_dirty; i++) {
-                Link *l = m->dirty[i];
-                if (!l->alert.down.open)
-                        l->stored_problems &= (uint8_t) ~PROBLEM_BIT(ALERT_LINK_DOWN);
-                if (!l->alert.auth.open)
-                        l->stored_problems &= (uint8_t) ~PROBLEM_BIT(ALERT_AUTH_REJECTED);
-                l->dirty = false;
-        }
-        m->n_dirty = 0;
+        m->n_unsaved = k;
+        if (k == 0)
+                m->unsaved = mfree(m->unsaved);
+        return ret;
+}
+
+/* Writes the alerts that could not be written before, then the pending
+ * probe results and the state of every dirty link in one transaction:
+ * relaxed (synchronous=NORMAL) for history and counters, durable when a
+ * problem is written. On failure the links stay dirty, to be written with
+ * the next change or the retry (manager_write_failed()); the probe results
+ * are dropped. */
+int manager_flush(Manager *m) {
+        bool durable = false;
+        int r = 0, k;
+
+        if (m->n_dirty == 0 && m->n_pending == 0 && m->n_unsaved == 0)
+                return 0;
         if (m->flush_timer)
                 (void) sd_event_source_set_enabled(m->flush_timer, SD_EVENT_OFF);
-        return 0;
+        if (m->n_unsaved > 0)
+                r = write_unsaved(m);
+        if (m->n_dirty > 0 || m->n_pending > 0) {
+                for (size_t i = 0; i < m->n_dirty; i++)
+                        durable = durable || link_writes_problems(m->dirty[i]);
+                k = durable ? store_begin(m->store) : store_begin_relaxed(m->store);
+                if (k >= 0) {
+                        for (size_t i = 0; i < m->n_pending && k >= 0; i++) {
+                                Link *l = m->pending[i].link;
+                                k = store_probe_add(m->store, l->name, &m->pending[i].result);
+                                if (k >= 0 && l->history_appends++ % PROBE_HISTORY_PRUNE_EVERY == 0)
+                                        k = store_probe_prune(m->store, l->name, 0);
+                        }
+                        for (size_t i = 0; i < m->n_dirty && k >= 0; i++)
+                                k = link_save(m, m->dirty[i]);
+                        if (k >= 0)
+                                k = store_commit(m->store);
+                        else
+                                (void) store_rollback(m->store);
+                }
+                if (k < 0 && m->n_pending > 0)
+                        log_debug("%zu probe result%s not recorded in the history", m->n_pending,
+                                  m->n_pending == 1 ? "" : "s");
+                m->n_pending = 0;
+                /* written only once committed; else kept dirty and tried again */
+                if (k >= 0) {
+                        for (size_t i = 0; i < m->n_dirty; i++) {
+                                Link *l = m->dirty[i];
+                                if (!l->alert.down.open)
+                                        l->stored_problems &= (uint8_t) ~PROBLEM_BIT(ALERT_LINK_DOWN);
+                                if (!l->alert.auth.open)
+                                        l->stored_problems &= (uint8_t) ~PROBLEM_BIT(ALERT_AUTH_REJECTED);
+                                l->dirty = false;
+                        }
+                        m->n_dirty = 0;
+                }
+                if (r >= 0)
+                        r = k;
+        }
+        if (r < 0)
+                manager_write_failed(m, r, "writing link state");
+        else
+                manager_write_ok(m);
+        return r;
 }
 
 static int on_flush(sd_event_source *s, void *userdata) {
@@ -527,10 +608,9 @@ LinkState manager_link_state(Manager *m, const Link *l, usec_t now, unsigned *re
 
 /* ---- raising alerts ------------------------------------------------------------- */
 
-static void record_ledger(Manager *m, Link *l, const Alert *a) {
+static int record_ledger(Manager *m, const Alert *a) {
         char scope[96];
         int64_t threshold = -1;
-        int r;
 
         switch (a->kind) {
         case ALERT_CREDENTIAL_EXPIRING:
@@ -549,11 +629,70 @@ static void record_ledger(Manager *m, Link *l, const Alert *a) {
                 scope_problem(scope, sizeof scope, a->since);
                 break;
         default:
+                return 0;
+        }
+        if (!a->link)
+                return 0;
+        return store_ledger_record(m->store, a->link, a->kind, scope, threshold, a->time);
+}
+
+/* Writes what is asked of an alert: its ledger record, its alert log entry,
+ * its e-mail into the outbox; clears the flag of each part written.
+ * Returns the first error. */
+static int alert_write(Manager *m, Link *l, const Alert *a, const char *summary, bool *ledger, bool *log_entry,
+                       bool *mail) {
+        int r, ret = 0;
+
+        if (*ledger) {
+                r = record_ledger(m, a);
+                if (r >= 0)
+                        *ledger = false;
+                else if (ret == 0)
+                        ret = r;
+        }
+        if (*log_entry) {
+                r = store_alert_log_append(m->store, a, summary);
+                if (r >= 0)
+                        *log_entry = false;
+                else if (ret == 0)
+                        ret = r;
+        }
+        if (*mail) {
+                r = m->mailer ? mailer_queue_alert(m->mailer, a, l ? l->config : NULL, NULL) : 0;
+                if (r >= 0)
+                        *mail = false;
+                else if (r == -EINVAL || r == -EEXIST) {
+                        /* not the database's fault: trying again would not help */
+                        log_error_errno(r, "%s: cannot queue the %s e-mail (the alert is in the journal)",
+                                        a->link ?: "tomslinkd", alert_kind_to_string(a->kind));
+                        *mail = false;
+                } else if (ret == 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+static void keep_unsaved(Manager *m, const Alert *a, bool link, bool ledger, bool log_entry, bool mail) {
+        if (m->n_unsaved >= UNSAVED_ALERTS_MAX) {
+                if (!m->unsaved_dropped)
+                        log_warning("More than %u alerts could not be written to the state database; the later ones "
+                                    "are in the journal only", UNSAVED_ALERTS_MAX);
+                m->unsaved_dropped = true;
                 return;
         }
-        r = store_ledger_record(m->store, l->name, a->kind, scope, threshold, a->time);
-        if (r < 0)
-                log_error_errno(r, "%s: failed to record %s in the alert ledger", l->name, alert_kind_to_string(a->kind));
+        UnsavedAlert *v = reallocarray(m->unsaved, m->n_unsaved + 1, sizeof(UnsavedAlert));
+        if (!v) {
+                log_error("Out of memory while keeping an alert for the state database");
+                return;
+        }
+        m->unsaved = v;
+        UnsavedAlert *u = &v[m->n_unsaved];
+        *u = (UnsavedAlert) { .link = link, .ledger = ledger, .log = log_entry, .mail = mail };
+        if (alert_copy(&u->alert, a) < 0) {
+                log_error("Out of memory while keeping an alert for the state database");
+                return;
+        }
+        m->n_unsaved++;
 }
 
 void manager_raise(Manager *m, Link *l, AlertList *alerts) {
@@ -566,14 +705,19 @@ void manager_raise(Manager *m, Link *l, AlertList *alerts) {
                 }
                 if (journal_send_alert(a, summary, m->config->tz, l && l->config ? l->config->cds_code : NULL) < 0)
                         journal_fallback_alert(stderr, a, summary);
-                if (l)
-                        record_ledger(m, l, a);
-                int r = store_alert_log_append(m->store, a, summary);
-                if (r < 0)
-                        log_error_errno(r, "Failed to add to the alert log");
-                if (!a->held)
-                        manager_queue_mail(m, l, a);
+                bool ledger = l != NULL, log_entry = true, mail = !a->held && m->mailer;
+                int r = alert_write(m, l, a, summary, &ledger, &log_entry, &mail);
+                if (r < 0) {
+                        manager_write_failed(m, r, "recording an alert");
+                        /* raised inside the mailer's own transaction, which the
+                         * mailer tries again as a whole */
+                        if (a->kind == ALERT_MAIL_UNDELIVERABLE)
+                                mail = false;
+                        if (ledger || log_entry || mail)
+                                keep_unsaved(m, a, l != NULL, ledger, log_entry, mail);
+                }
         }
+        metrics_writer_count_alerts(m->metrics, alerts);
         alert_list_done(alerts);
         if (m->status_event)
                 (void) sd_event_source_set_enabled(m->status_event, SD_EVENT_ONESHOT);
@@ -591,6 +735,8 @@ void manager_queue_mail(Manager *m, Link *l, const Alert *a) {
 }
 
 static void on_mail_event(Mailer *mailer, const MailerEvent *e, void *userdata) {
+        /* the outbox counts of the metrics */
+        metrics_writer_changed(((Manager *) userdata)->metrics);
         switch (e->type) {
         case MAILER_EVENT_DELIVERED:
                 log_info("E-mail delivered: %s", e->subject ?: "");
@@ -747,6 +893,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (m->links[i]->next_tick <= now)
                         link_tick(m, m->links[i], now);
         manager_schedule_tick(m);
+        /* a new day (days left), a window or silence begun or ended */
+        metrics_writer_changed(m->metrics);
         return 0;
 }
 
@@ -782,6 +930,9 @@ static void on_probe_done(ProbeEngine *e, const char *name, const ProbeResult *r
                 return;
         usec_t now = clock_realtime(m->clock);
         link_set_last(l, result);
+        if (result->klass >= 0 && result->klass < _PROBE_CLASS_MAX)
+                l->probes[result->klass]++;
+        metrics_writer_changed(m->metrics);
         alert_policy_init(&p, m->config, l->config);
         r = alert_engine_probe(&p, l->name, &l->alert, result, now, link_held(m, l, now), &alerts);
         if (r < 0)
@@ -848,6 +999,7 @@ int manager_credential_changed(Manager *m, Link *l) {
         (void) store_ledger_prune(m->store, l->name, ALERT_CREDENTIAL_EXPIRED, scope);
         manager_mark_dirty(m, l);
         link_tick(m, l, clock_realtime(m->clock));
+        metrics_writer_changed(m->metrics);
         return 0;
 }
 
@@ -866,6 +1018,7 @@ int manager_set_silence(Manager *m, Link *l, usec_t until, const char *reason, u
         free(l->silence_reason);
         l->silence_reason = reason ? strdup(reason) : NULL;
         manager_schedule_tick_at(m, until);
+        metrics_writer_changed(m->metrics);
         return 0;
 }
 
@@ -877,6 +1030,7 @@ int manager_clear_silence(Manager *m, Link *l) {
         l->silence_reason = mfree(l->silence_reason);
         /* a problem held by the silence is sent now */
         link_tick(m, l, clock_realtime(m->clock));
+        metrics_writer_changed(m->metrics);
         return r == -ENOENT ? 0 : 1;
 }
 
@@ -917,6 +1071,8 @@ char *manager_status_line(Manager *m) {
                 }
                 strbuf_putc(&b, ')');
         }
+        if (m->write_error < 0)
+                strbuf_printf(&b, "; state database not writable: %s", strerror(-m->write_error));
         return strbuf_steal(&b);
 }
 
@@ -996,6 +1152,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         fail_waiters(m, NULL);
         control_stop(m);
+        m->metrics = metrics_writer_free(m->metrics);
         if (m->mailer)
                 mailer_stop(m->mailer);
         mailer_free(m->mailer);
@@ -1011,6 +1168,10 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->flush_timer);
         sd_event_source_disable_unref(m->status_event);
         sd_event_source_disable_unref(m->stop_timer);
+        sd_event_source_disable_unref(m->retry_timer);
+        for (size_t i = 0; i < m->n_unsaved; i++)
+                alert_done(&m->unsaved[i].alert);
+        free(m->unsaved);
         store_close(m->store);
         clock_free(m->clock);
         config_free(m->config);
@@ -1140,6 +1301,7 @@ int manager_reload(Manager *m, char ***ret_errors) {
         config_free(m->config);
         m->config = TAKE_PTR(c);
         manager_tick_all(m);
+        metrics_writer_reconfigure(m->metrics);
         _cleanup_free_ char *summary = config_summary(m->config);
         log_info("Configuration reloaded: %s", summary ?: "");
         (void) sd_event_source_set_enabled(m->status_event, SD_EVENT_ONESHOT);
@@ -1179,29 +1341,48 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 
 int manager_start(Manager *m) {
         uint8_t key[STORE_KEY_SIZE];
-        _cleanup_free_ char *key_file = NULL;
+        _cleanup_free_ char *key_file = NULL, *credential = NULL, *db_file = NULL;
         int r;
 
         if (m->config->key_file)
                 key_file = strdup(m->config->key_file);
         else if (asprintf(&key_file, "%s/master.key", m->state_directory) < 0)
                 key_file = NULL;
-        if (!key_file)
+        if (!key_file || asprintf(&db_file, "%s/%s", m->state_directory, STORE_FILE_NAME) < 0)
                 return log_error_errno(ENOMEM, "Out of memory");
-        r = master_key_load(getenv("CREDENTIALS_DIRECTORY"), key_file, key, &m->key_source);
+        /* which file the messages below are about: the systemd credential when there is one */
+        const char *credentials = getenv("CREDENTIALS_DIRECTORY");
+        if (!isempty(credentials)) {
+                if (asprintf(&credential, "%s/%s", credentials, STORE_KEY_CREDENTIAL) < 0)
+                        return log_error_errno(ENOMEM, "Out of memory");
+                if (access(credential, F_OK) < 0)
+                        credential = mfree(credential);
+        }
+        const char *source = credential ?: key_file;
+        /* A key file gone while the database it encrypted is still there was
+         * lost or moved: a new key would not open the database, it would
+         * only hide what happened. */
+        struct stat st;
+        if (!credential && access(key_file, F_OK) < 0 && errno == ENOENT && stat(db_file, &st) >= 0 && st.st_size > 0)
+                return log_error_errno(ENOKEY,
+                                       "The master key is missing: neither the systemd credential %s nor %s exists, "
+                                       "but %s was encrypted with one; restore the key from its backup (nothing was "
+                                       "changed, no new key was made)",
+                                       STORE_KEY_CREDENTIAL, key_file, db_file);
+        r = master_key_load(credentials, key_file, key, &m->key_source);
         if (r == -EPERM)
                 return log_error_errno(r, "Refusing the master key %s: it must not be readable or writable by group or others (chmod 0600)",
-                                       m->key_source ?: key_file);
+                                       source);
         if (r == -EBADMSG)
-                return log_error_errno(r, "The master key %s is not 32 bytes", m->key_source ?: key_file);
+                return log_error_errno(r, "The master key %s is not 32 bytes", source);
         if (r < 0)
-                return log_error_errno(r, "Cannot load the master key %s", m->key_source ?: key_file);
+                return log_error_errno(r, "Cannot load the master key %s", source);
 
         r = store_open(m->state_directory, key, m->clock, daemon_logger(), &m->store);
         OPENSSL_cleanse(key, sizeof key);
         if (r == -EKEYREJECTED)
-                return log_error_errno(r, "The master key %s does not open %s/%s: the data is untouched; restore the right key",
-                                       m->key_source, m->state_directory, STORE_FILE_NAME);
+                return log_error_errno(r, "The master key %s does not open %s: the data is untouched; restore the right key",
+                                       m->key_source, db_file);
         if (r == -EPROTONOSUPPORT)
                 return log_error_errno(r, "%s/%s was written by a newer tomslink; refusing to downgrade it",
                                        m->state_directory, STORE_FILE_NAME);
@@ -1243,6 +1424,11 @@ int manager_start(Manager *m) {
         /* the flush runs after every other event of an iteration */
         (void) sd_event_source_set_priority(m->flush_event, SD_EVENT_PRIORITY_IDLE);
         (void) sd_event_source_set_priority(m->status_event, SD_EVENT_PRIORITY_IDLE);
+
+        /* before the links: the alerts of the first evaluation are counted */
+        r = metrics_writer_new(m, &m->metrics);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the metrics file");
 
         r = manager_setup_mail(m, m->config);
         if (r < 0)

@@ -17,16 +17,7 @@
 #include "store.h"
 
 typedef struct Manager Manager;
-
-/* A link's last probe result, kept small (one per link, thousands of
- * links): the certificate it read, if any, is the one in the alert state. */
-typedef struct LastProbe {
-        usec_t time, dns, connect, tls, first_byte, total;
-        long http_status;
-        ProbeClass klass;
-        bool read_cert;
-        char *error;                    /* NULL: none */
-} LastProbe;
+typedef struct MetricsWriter MetricsWriter;
 
 typedef struct Link {
         char *name;
@@ -35,7 +26,8 @@ typedef struct Link {
         bool has_credential;
         CredentialInfo credential;      /* never the secret */
         bool has_last;
-        LastProbe last;
+        ProbeSummary last;              /* the certificate it read, if any, is the one in the alert state */
+        uint64_t probes[_PROBE_CLASS_MAX];      /* probes finished since the daemon started, by class (metrics) */
         usec_t silenced_until;          /* 0: not silenced */
         char *silence_reason;
         usec_t next_tick;               /* when the alert engine next wants a tick (wall clock) */
@@ -54,6 +46,16 @@ typedef struct PendingProbe {
         ProbeResult result;
 } PendingProbe;
 
+/* An alert whose ledger record, alert log entry or e-mail the state
+ * database refused (a full disk): written when writes work again. */
+typedef struct UnsavedAlert {
+        Alert alert;
+        bool link;                      /* raised for a configured link (ledger, the link's recipients) */
+        bool ledger;
+        bool log;
+        bool mail;
+} UnsavedAlert;
+
 typedef struct ProbeWaiter {
         char *link;
         ProbeWaiterFunc func;
@@ -71,6 +73,7 @@ struct Manager {
         ProbeEngine *probe;
         Mailer *mailer;                 /* when e-mail is configured */
         ControlServer *control;
+        MetricsWriter *metrics;         /* writes metrics.textfile when set */
 
         Link **links;                   /* sorted by name */
         size_t n_links;
@@ -89,7 +92,13 @@ struct Manager {
         size_t n_pending, n_pending_allocated;
         sd_event_source *status_event;  /* defer: refresh STATUS= */
         sd_event_source *stop_timer;    /* on SIGTERM: the deadline for in-flight work */
+        sd_event_source *retry_timer;   /* CLOCK_BOOTTIME: writes that failed are tried again */
         ProbeWaiter *waiters;
+
+        int write_error;                /* while the state database refuses writes: the error (logged once) */
+        UnsavedAlert *unsaved;
+        size_t n_unsaved;
+        bool unsaved_dropped;           /* more than UNSAVED_ALERTS_MAX: logged once */
 
         bool stopping;
         bool debug;

@@ -183,6 +183,20 @@ static char *path_join(const char *a, const char *b) {
         return asprintf(&p, "%s.%s", a, b) < 0 ? NULL : p;
 }
 
+/* The path of a key that is not one of ours: the key as it is when it
+ * looks like a key, else quoted, so that an error message stays one line of
+ * text whatever the file holds. */
+static char *path_join_key(const char *a, const char *key) {
+        size_t n = strlen(key);
+        if (n > 0 && n <= 64 &&
+            strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n)
+                return path_join(a, key);
+        StrBuf b = STRBUF_NULL;
+        strbuf_put_quoted(&b, key, 40);
+        _cleanup_free_ char *q = strbuf_steal(&b);
+        return q ? path_join(a, q) : NULL;
+}
+
 /* ---- scalar parsers ------------------------------------------------------------ */
 
 /* A non-null scalar, without NULs. Returns its text or NULL (error logged). */
@@ -328,6 +342,14 @@ static int parse_url(Ctx *ctx, const YNode *n, const char *path, const char *con
         bool scheme_ok = false;
         for (size_t i = 0; schemes[i]; i++)
                 scheme_ok = scheme_ok || streq(scheme, schemes[i]);
+        /* libcurl also takes "smtp:/host" for smtp://host; the text is what
+         * the rest of tomslink reads (the STARTTLS check below), so it must
+         * say what libcurl understands */
+        size_t sl = strlen(scheme);
+        if (scheme_ok && (strncasecmp(s, scheme, sl) != 0 || !strneq(s + sl, "://", 3))) {
+                ctx_error(ctx, n, path, "expected a URL like %s://host/path, got %s", schemes[0], SHOWN(n));
+                goto finish;
+        }
         if (!scheme_ok) {
                 ctx_error(ctx, n, path, "expected a %s:// URL%s, got %s", schemes[0],
                           schemes[1] ? " (or another listed scheme)" : "", SHOWN(n));
@@ -531,7 +553,7 @@ static bool map_keys(Ctx *ctx, const YNode *n, const char *path, const char *con
                 for (i = 0; i < nkeys; i++)
                         if (streq(keys[i], k->value))
                                 break;
-                _cleanup_free_ char *kp = path_join(path, k->value);
+                _cleanup_free_ char *kp = path_join_key(path, k->value);
                 if (i >= nkeys) {
                         const char *best = NULL;
                         unsigned bestd = 3;
@@ -898,7 +920,8 @@ static void parse_links_section(Ctx *ctx, const YNode *n) {
                 const YNode *item = n->items[idx];
                 const YNode *at = item;
                 for (size_t p = 0; item->type == YNODE_MAPPING && p < ynode_n_pairs(item); p++)
-                        if (streq(item->items[2 * p]->value, "name"))
+                        /* a key may be a list or a mapping ("? [k]"), with no text */
+                        if (item->items[2 * p]->type == YNODE_SCALAR && streq(item->items[2 * p]->value, "name"))
                                 at = item->items[2 * p + 1];
                 ctx_error(ctx, at, "links.name", "duplicate link name \"%s\" (first defined at line %u)",
                           second->name, first->line);

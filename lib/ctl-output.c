@@ -8,6 +8,7 @@
 
 #include "strv.h"
 #include "tz.h"
+#include "validate.h"
 
 #define ANSI_RED "\033[31m"
 #define ANSI_GREEN "\033[32m"
@@ -1095,7 +1096,9 @@ int ctl_check_render(json_object *data, StrBuf *out) {
                                         strbuf_printf(out, " ...");
                                         break;
                                 }
-                                strbuf_printf(out, "%s %s (", shown > 1 ? "," : "", all[i].name);
+                                strbuf_printf(out, "%s ", shown > 1 ? "," : "");
+                                put_sanitized(out, all[i].name);
+                                strbuf_puts(out, " (");
                                 put_sanitized(out, all[i].why ?: "");
                                 strbuf_putc(out, ')');
                         }
@@ -1111,8 +1114,10 @@ int ctl_check_render(json_object *data, StrBuf *out) {
         CheckLink *sorted = calloc(MAX(n, (size_t) 1), sizeof(CheckLink));
         if (sorted) {
                 size_t m = 0;
+                /* a perfdata label must not hold spaces, quotes or "=": only
+                 * well-formed link names get one */
                 for (size_t i = 0; i < n; i++)
-                        if (all[i].days_left != PROTOCOL_DAYS_LEFT_NULL)
+                        if (all[i].days_left != PROTOCOL_DAYS_LEFT_NULL && link_name_is_valid(all[i].name))
                                 sorted[m++] = all[i];   /* shallow: the strings stay owned by all */
                 qsort(sorted, m, sizeof(CheckLink), check_link_cmp);
                 for (size_t i = 0; i < MIN(m, (size_t) CTL_CHECK_PERFDATA_LINKS); i++)
@@ -1124,7 +1129,9 @@ int ctl_check_render(json_object *data, StrBuf *out) {
         /* long output: every link with a problem */
         for (size_t i = 0; i < n; i++) {
                 if (all[i].level != CTL_CHECK_OK) {
-                        strbuf_printf(out, "%s: %s: ", level_names[all[i].level], all[i].name);
+                        strbuf_printf(out, "%s: ", level_names[all[i].level]);
+                        put_sanitized(out, all[i].name);
+                        strbuf_puts(out, ": ");
                         put_sanitized(out, all[i].why ?: "");
                         strbuf_putc(out, '\n');
                 }

@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 static int mkdir_one(const char *path, mode_t mode) {
@@ -93,4 +95,39 @@ int write_all_fd(int fd, const void *buf, size_t size) {
                 size -= (size_t) k;
         }
         return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        if (isempty(path))
+                return -EINVAL;
+        const char *slash = strrchr(path, '/');
+        const char *base = slash ? slash + 1 : path;
+        if (isempty(base))
+                return -EISDIR;
+
+        _cleanup_free_ char *tmp = NULL;
+        if (asprintf(&tmp, "%.*s.%s.XXXXXX", (int) (base - path), path, base) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+
+        int r = 0;
+        /* mkostemp() made it 0600 less the umask: set exactly what was asked */
+        if (fchmod(fd, mode) < 0)
+                r = negative_errno();
+        if (r >= 0)
+                r = write_all_fd(fd, data, size);
+        if (r >= 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (r >= 0) {
+                int fd2 = TAKE_FD(fd);
+                if (close(fd2) < 0 && errno != EINTR)
+                        r = negative_errno();
+        }
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = negative_errno();
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
 }

@@ -176,8 +176,11 @@ static size_t put_words(StrBuf *b, size_t col, const char *v, bool phrase) {
         bool first = true;
         for (const char *p = v; *p;) {
                 size_t len = strcspn(p, " ");
-                if (word_is_plain(p, len, phrase)) {
-                        if (!first && col + 1 + len > HEADER_LINE_MAX) {
+                /* The first word cannot move to the next line: after a long
+                 * field name ("X-Tomslink-Link:" and a 63-character link
+                 * name) it is encoded, which may be split. */
+                if (word_is_plain(p, len, phrase) && (!first || col + 1 + len <= HEADER_LINE_MAX)) {
+                        if (col + 1 + len > HEADER_LINE_MAX) {
                                 strbuf_puts(b, "\r\n");
                                 col = 0;
                         }
@@ -202,15 +205,22 @@ static size_t put_words(StrBuf *b, size_t col, const char *v, bool phrase) {
         return col;
 }
 
+/* A value that text_clean_line() made already: cleaning it again could cut
+ * it elsewhere (a malformed byte grows into three), and the header would
+ * then differ from the text the caller keeps. */
+static void put_unstructured_clean(StrBuf *b, const char *name, const char *clean) {
+        strbuf_printf(b, "%s:", name);
+        put_words(b, strlen(name) + 1, clean, false);
+        strbuf_puts(b, "\r\n");
+}
+
 static void put_unstructured(StrBuf *b, const char *name, const char *value) {
         _cleanup_free_ char *v = text_clean_line(value, SUBJECT_SHOWN_MAX);
         if (!v) {
                 b->oom = true;
                 return;
         }
-        strbuf_printf(b, "%s:", name);
-        put_words(b, strlen(name) + 1, v, false);
-        strbuf_puts(b, "\r\n");
+        put_unstructured_clean(b, name, v);
 }
 
 char *mail_header_unstructured(const char *name, const char *value) {
@@ -232,15 +242,32 @@ static void put_from(StrBuf *b, const char *name, const char *address) {
                 return;
         }
         if (string_is_ascii(v) && !strstr(v, "=?")) {
-                /* a quoted-string: no special character can escape it */
+                /* a quoted-string: no special character can escape it;
+                 * folded at its spaces (unfolding keeps the space) */
                 strbuf_puts(b, " \"");
-                for (const char *p = v; *p; p++) {
-                        if (*p == '"' || *p == '\\')
-                                strbuf_putc(b, '\\');
-                        strbuf_putc(b, *p);
+                col += 2;
+                for (const char *p = v; *p;) {
+                        size_t len = strcspn(p, " "), shown = len;
+                        for (size_t i = 0; i < len; i++)
+                                shown += p[i] == '"' || p[i] == '\\';
+                        if (p != v) {
+                                if (col + 1 + shown + (p[len] ? 0 : 1) > HEADER_LINE_MAX) {
+                                        strbuf_puts(b, "\r\n");
+                                        col = 0;
+                                }
+                                strbuf_putc(b, ' ');
+                                col++;
+                        }
+                        for (size_t i = 0; i < len; i++) {
+                                if (p[i] == '"' || p[i] == '\\')
+                                        strbuf_putc(b, '\\');
+                                strbuf_putc(b, p[i]);
+                        }
+                        col += shown;
+                        p += len + (p[len] == ' ');
                 }
                 strbuf_putc(b, '"');
-                col += 3 + strlen(v);
+                col++;
         } else
                 col = put_words(b, col, v, true);
         if (col + 3 + strlen(address) > HEADER_LINE_MAX)
@@ -271,7 +298,7 @@ char *mail_format_date(char *buf, size_t n, const Tz *tz, usec_t t) {
         TzTime tm = {};
 
         if (tz)
-                tz_localtime(tz, sec, &tm);
+                localtime_for_offset(tz, (usec_t) sec * USEC_PER_SEC, &tm);
         else {
                 int64_t days = sec / 86400, rest = sec % 86400;
                 civil_from_days(days, &tm.year, &tm.month, &tm.day);
@@ -290,15 +317,6 @@ char *mail_format_date(char *buf, size_t n, const Tz *tz, usec_t t) {
 
 /* ---- body ---------------------------------------------------------------- */
 
-static void qp_put(StrBuf *b, size_t *col, const char *tok, size_t len) {
-        if (*col + len > QP_LINE_MAX - 1) {
-                strbuf_puts(b, "=\r\n");
-                *col = 0;
-        }
-        strbuf_append(b, tok, len);
-        *col += len;
-}
-
 char *mail_quoted_printable(const char *text) {
         StrBuf b = STRBUF_NULL;
         const char *p = text;
@@ -308,19 +326,23 @@ char *mail_quoted_printable(const char *text) {
                 for (size_t i = 0; i < n; i++) {
                         unsigned char c = (unsigned char) p[i];
                         bool literal = (c >= 33 && c <= 126 && c != '=') || (c == ' ' && i + 1 < n);
-                        /* lines starting with "." or "From " survive any transport */
-                        if (col == 0 && (c == '.' || (c == 'F' && n - i >= 5 && strneq(p + i, "From ", 5))))
-                                literal = false;
                         /* a soft break must not leave a space at the end of a line */
                         if (c == ' ' && col + 1 > QP_LINE_MAX - 1)
                                 literal = false;
+                        if (col + (literal ? 1 : 3) > QP_LINE_MAX - 1) {
+                                strbuf_puts(&b, "=\r\n");
+                                col = 0;
+                        }
+                        /* lines starting with "." or "From " survive any transport,
+                         * the lines a soft break starts as well */
+                        if (col == 0 && (c == '.' || (c == 'F' && n - i >= 5 && strneq(p + i, "From ", 5))))
+                                literal = false;
                         if (literal) {
-                                char ch = (char) c;
-                                qp_put(&b, &col, &ch, 1);
+                                strbuf_putc(&b, (char) c);
+                                col++;
                         } else {
-                                char enc[4];
-                                snprintf(enc, sizeof enc, "=%02X", c);
-                                qp_put(&b, &col, enc, 3);
+                                strbuf_printf(&b, "=%02X", c);
+                                col += 3;
                         }
                 }
                 strbuf_puts(&b, "\r\n");
@@ -712,7 +734,7 @@ static int mail_build(const Config *c, char **recipients, const char *subject, c
         strbuf_printf(&b, "Date: %s\r\n", mail_format_date(datebuf, sizeof datebuf, c->tz, date));
         put_from(&b, c->email.from_name, c->email.from_address);
         put_address_list(&b, "To", recipients);
-        put_unstructured(&b, "Subject", clean_subject);
+        put_unstructured_clean(&b, "Subject", clean_subject);
         strbuf_printf(&b, "Message-ID: %s\r\n", message_id);
         strbuf_puts(&b,
                     "MIME-Version: 1.0\r\n"

@@ -10,7 +10,7 @@
 #include "fs-util.h"
 #include "store.h"
 
-#define CREDENTIAL_NAME "tomslink.key"
+#define CREDENTIAL_NAME STORE_KEY_CREDENTIAL
 
 /* Reads a key file. A systemd credential lives in a private directory that
  * systemd made readable by the service alone; a key file of our own must

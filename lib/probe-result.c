@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
 #include "probe-result.h"
 
 static const char *const probe_class_table[_PROBE_CLASS_MAX] = {
@@ -34,4 +38,24 @@ ProbeClass probe_class_from_string(const char *s) {
 
 const char *probe_class_describe(ProbeClass c) {
         return c >= 0 && c < _PROBE_CLASS_MAX ? probe_class_descriptions[c] : "unknown";
+}
+
+void probe_summary_set(ProbeSummary *s, const ProbeResult *r) {
+        free(s->error);
+        *s = (ProbeSummary) {
+                .time = r->time,
+                .dns = r->dns,
+                .connect = r->connect,
+                .tls = r->tls,
+                .first_byte = r->first_byte,
+                .total = r->total,
+                .http_status = r->http_status,
+                .klass = r->klass,
+                .read_cert = r->cert_sha256[0] && r->cert_not_after,
+                .error = isempty(r->error) ? NULL : strdup(r->error),
+        };
+}
+
+void probe_summary_done(ProbeSummary *s) {
+        s->error = mfree(s->error);
 }

@@ -5,6 +5,8 @@
  * engine, the alert engine, the store's probe history and the control
  * protocol. */
 
+#include <stdbool.h>
+
 #include "time-util.h"
 
 typedef enum ProbeClass {
@@ -36,6 +38,23 @@ typedef struct ProbeResult {
         char cert_subject[PROBE_SUBJECT_MAX];
         char cert_sha256[65];           /* hex fingerprint of that certificate, "" when unknown */
 } ProbeResult;
+
+/* A probe result kept small, for the last result of each of thousands of
+ * links: the timings and the class, the error text on the heap, and only
+ * whether a certificate was read (its details are kept by whoever tracks
+ * the certificate). */
+typedef struct ProbeSummary {
+        usec_t time, dns, connect, tls, first_byte, total;
+        long http_status;
+        ProbeClass klass;
+        bool read_cert;
+        char *error;                    /* NULL: none */
+} ProbeSummary;
+
+/* Replaces *s with the summary of r; the error text is left out when it
+ * cannot be copied (out of memory). */
+void probe_summary_set(ProbeSummary *s, const ProbeResult *r);
+void probe_summary_done(ProbeSummary *s);
 
 const char *probe_class_to_string(ProbeClass c);
 ProbeClass probe_class_from_string(const char *s);

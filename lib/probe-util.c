@@ -172,7 +172,7 @@ static json_object *parse_json_object(const char *body, size_t size) {
         bool ok = o && json_tokener_get_error(tok) == json_tokener_success && json_object_is_type(o, json_type_object);
         /* only white space may follow the object */
         for (size_t i = ok ? json_tokener_get_parse_end(tok) : size; i < size; i++)
-                if (!strchr(" \t\r\n", body[i])) {
+                if (body[i] == '\0' || !strchr(" \t\r\n", body[i])) {   /* strchr() finds the NUL too */
                         ok = false;
                         break;
                 }

@@ -157,19 +157,41 @@ void protocol_failure_done(ProtocolFailure *f) {
         *f = PROTOCOL_FAILURE_NULL;
 }
 
+/* A text cut at a byte count may end inside a character: drops that
+ * partial character, so that the text stays valid UTF-8 (a JSON string). */
+static void drop_partial_character(char *s) {
+        size_t n = strlen(s), i = n;
+        while (i > 0 && n - i < 4 && ((unsigned char) s[i - 1] & 0xc0) == 0x80)
+                i--;
+        if (i > 0 && (unsigned char) s[i - 1] >= 0xc0 && !utf8_is_valid(s + i - 1, n - i + 1))
+                s[i - 1] = '\0';
+}
+
 int protocol_fail(ProtocolFailure *f, ProtocolError code, int error_errno, const char *fmt, ...) {
         assert(error_errno < 0);
         if (f) {
                 va_list ap;
                 f->code = code;
                 va_start(ap, fmt);
-                vsnprintf(f->message, sizeof f->message, fmt, ap);
+                int n = vsnprintf(f->message, sizeof f->message, fmt, ap);
                 va_end(ap);
+                if (n >= (int) sizeof f->message)
+                        drop_partial_character(f->message);
         }
         return error_errno;
 }
 
 #define bad_request(f, ...) protocol_fail((f), PROTOCOL_ERROR_BAD_REQUEST, -EBADMSG, __VA_ARGS__)
+
+/* A value from the peer in a message: quoted, escaped, bounded. */
+static int fail_unknown_value(ProtocolFailure *f, const char *what, const char *value) {
+        StrBuf b = STRBUF_NULL;
+        strbuf_put_quoted(&b, value, 64);
+        int r = bad_request(f, "%s %s", what, b.data ?: "\"\"");
+        strbuf_done(&b);
+        return r;
+}
+
 
 /* ---- messages -------------------------------------------------------------- */
 
@@ -603,8 +625,11 @@ static int field_from_json(const Field *f, json_object *v, void *obj, ProtocolFa
                         const char *s = json_object_get_string(v);
                         k = f->type == FIELD_ALERT_KIND ? (int) alert_kind_from_string(s)
                                                         : (int) probe_class_from_string(s);
-                        if (k < 0)
-                                return bad_request(failure, "\"%s\": unknown value \"%s\"", f->name, s);
+                        if (k < 0) {
+                                char what[64];
+                                snprintf(what, sizeof what, "\"%s\": unknown value", f->name);
+                                return fail_unknown_value(failure, what, s);
+                        }
                 }
                 if (f->type == FIELD_ALERT_KIND)
                         *FIELD_AT(obj, f, AlertKind) = k;
@@ -879,7 +904,7 @@ int protocol_probe_result_from_json(json_object *o, ProbeResult *ret, ProtocolFa
                 return k;
         r.klass = probe_class_from_string(klass);
         if (r.klass < 0)
-                return bad_request(failure, "\"class\": unknown probe class \"%s\"", klass);
+                return fail_unknown_value(failure, "\"class\": unknown probe class", klass);
         k = protocol_get_int64(o, "http_status", false, &status, failure);
         if (k < 0)
                 return k;
@@ -1951,7 +1976,8 @@ static int error_from_json(json_object *o, ProtocolFailure *failure) {
         f.code = protocol_error_from_string(code);
         if (f.code < 0)
                 f.code = PROTOCOL_ERROR_INTERNAL;   /* a code from a newer daemon */
-        snprintf(f.message, sizeof f.message, "%s", message ?: code);
+        if (snprintf(f.message, sizeof f.message, "%s", message ?: code) >= (int) sizeof f.message)
+                drop_partial_character(f.message);
         size_t n = details ? MIN(json_object_array_length(details), (size_t) PROTOCOL_FAILURE_DETAILS_MAX) : 0;
         for (size_t i = 0; i < n; i++) {
                 json_object *d = json_object_array_get_idx(details, i);

@@ -19,8 +19,6 @@
 #endif
 
 #define PASSWORD_FILE_MAX 4096
-#define REPLY_LINE_MAX 512
-#define REPLY_MAX 2048
 #define ERROR_MAX 4096
 
 struct SmtpClient {
@@ -65,8 +63,7 @@ struct SmtpSend {
         size_t rcpt_answered;
         int *rcpt_code;
         char **rcpt_reply;
-        StrBuf line;            /* a line of an answer not complete yet */
-        StrBuf reply;           /* the lines of the answer being read */
+        SmtpReplyReader reader;
         int last_code;
         char *last_reply;
         SmtpStage last_stage;   /* what the last answer answered */
@@ -189,35 +186,55 @@ char *smtp_result_to_string(const SmtpResult *r) {
 /* ---- text from the relay -------------------------------------------------- */
 
 /* Replaces every form of the password in b's text (and what a hostile
- * relay could echo of it) with "(hidden)". */
-static void scrub(const SmtpClient *c, StrBuf *b) {
-        STRV_FOREACH(h, c->hidden) {
+ * relay could echo of it) with "(hidden)". The places are found in the
+ * text as it came, so that no mask is searched again (a password that is
+ * part of "(hidden)" would otherwise be found in its own mask for ever).
+ * On failure b is wiped and emptied: nothing unscrubbed is left. */
+static int scrub(char *const *hidden, StrBuf *b) {
+        static const char mask[] = "(hidden)";
+        if (b->oom || !b->data || b->len == 0)
+                return b->oom ? -ENOMEM : 0;
+        bool *covered = NULL;
+        STRV_FOREACH(h, (char **) hidden) {
                 size_t n = strlen(*h);
-                char *p;
                 if (n == 0)
                         continue;
-                while (b->data && (p = memmem(b->data, b->len, *h, n))) {
-                        static const char mask[] = "(hidden)";
-                        size_t off = (size_t) (p - b->data), m = strlen(mask);
-                        StrBuf t = STRBUF_NULL;
-                        strbuf_append(&t, b->data, off);
-                        strbuf_append(&t, mask, m);
-                        strbuf_append(&t, b->data + off + n, b->len - off - n);
-                        strbuf_done_erase(b);
-                        *b = t;
-                        if (b->oom)
-                                return;
+                for (const char *p = b->data; p < b->data + b->len &&
+                                              (p = memmem(p, (size_t) (b->data + b->len - p), *h, n));
+                     p++) {
+                        if (!covered && !(covered = calloc(b->len, sizeof(bool)))) {
+                                strbuf_done_erase(b);
+                                return -ENOMEM;
+                        }
+                        memset(covered + (p - b->data), true, n);
                 }
         }
+        if (!covered)
+                return 0;
+        StrBuf t = STRBUF_NULL;
+        for (size_t i = 0; i < b->len; i++)
+                if (!covered[i])
+                        strbuf_putc(&t, b->data[i]);
+                else if (i == 0 || !covered[i - 1])
+                        strbuf_append(&t, mask, strlen(mask));
+        free(covered);
+        strbuf_done_erase(b);
+        if (strbuf_failed(&t)) {
+                strbuf_done_erase(&t);
+                return -ENOMEM;
+        }
+        *b = t;
+        return 0;
 }
 
-/* Appends text from the relay or from libcurl, scrubbed of the password,
- * as printable UTF-8 on one line: control characters and malformed bytes
- * become '?'. */
-static void put_relay_text(const SmtpClient *c, StrBuf *out, const char *s, size_t n, size_t max) {
+void smtp_relay_text(char *const *hidden, StrBuf *out, const char *s, size_t n, size_t max) {
         StrBuf t = STRBUF_NULL;
         strbuf_append(&t, s, n);
-        scrub(c, &t);
+        if (scrub(hidden, &t) < 0) {
+                strbuf_done_erase(&t);
+                out->oom = true;
+                return;
+        }
         for (size_t i = 0; i < t.len && i < max;) {
                 unsigned char ch = (unsigned char) t.data[i];
                 size_t len = ch < 0x80 ? 1 : (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 : (ch & 0xf8) == 0xf0 ? 4 : 0;
@@ -232,6 +249,62 @@ static void put_relay_text(const SmtpClient *c, StrBuf *out, const char *s, size
         if (t.len > max)
                 strbuf_puts(out, "...");
         strbuf_done_erase(&t);
+}
+
+static void put_relay_text(const SmtpClient *c, StrBuf *out, const char *s, size_t n, size_t max) {
+        smtp_relay_text(c->hidden, out, s, n, max);
+}
+
+/* ---- the relay's answers -------------------------------------------------- */
+
+void smtp_reply_reader_done(SmtpReplyReader *r) {
+        if (!r)
+                return;
+        strbuf_done_erase(&r->line);
+        strbuf_done_erase(&r->reply);
+}
+
+static bool reply_line_is_valid(const char *l, size_t n) {
+        return n >= 3 && l[0] >= '2' && l[0] <= '5' && l[1] >= '0' && l[1] <= '9' && l[2] >= '0' && l[2] <= '9' &&
+               (n == 3 || l[3] == ' ' || l[3] == '-');
+}
+
+static void reader_line(SmtpReplyReader *r, char *const *hidden, const char *l, size_t n, SmtpReplyLineFunc on_line,
+                        SmtpReplyFunc on_reply, void *userdata) {
+        StrBuf clean = STRBUF_NULL;
+
+        smtp_relay_text(hidden, &clean, l, n, SMTP_REPLY_LINE_MAX);
+        if (on_line)
+                on_line(clean.data ?: "", userdata);
+        if (r->reply.len < SMTP_REPLY_MAX) {
+                if (r->reply.len > 0)
+                        strbuf_putc(&r->reply, '\n');
+                strbuf_append(&r->reply, clean.data ?: "", clean.len);
+        }
+        strbuf_done(&clean);
+
+        /* a continuation line ("250-..."), or junk: wait for the last line */
+        if (!reply_line_is_valid(l, n) || (n > 3 && l[3] == '-'))
+                return;
+        int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+        char *text = strbuf_steal(&r->reply);
+        if (text)
+                on_reply(code, text, userdata);
+}
+
+void smtp_reply_reader_feed(SmtpReplyReader *r, char *const *hidden, const char *data, size_t size,
+                            SmtpReplyLineFunc on_line, SmtpReplyFunc on_reply, void *userdata) {
+        /* libcurl hands over one line per call; do not rely on it */
+        for (size_t i = 0; i < size; i++) {
+                if (data[i] == '\n') {
+                        size_t n = r->line.len;
+                        while (n > 0 && r->line.data[n - 1] == '\r')
+                                n--;
+                        reader_line(r, hidden, r->line.data ?: "", n, on_line, on_reply, userdata);
+                        strbuf_done_erase(&r->line);
+                } else if (r->line.len < 4 * SMTP_REPLY_LINE_MAX)
+                        strbuf_putc(&r->line, data[i]);
+        }
 }
 
 /* ---- the conversation ------------------------------------------------------ */
@@ -284,14 +357,9 @@ static void on_command(SmtpSend *s, const char *line, size_t n) {
                 return;
         }
         StrBuf b = STRBUF_NULL;
-        put_relay_text(s->client, &b, line, len, REPLY_LINE_MAX);
+        put_relay_text(s->client, &b, line, len, SMTP_REPLY_LINE_MAX);
         send_debug(s, "> %s", b.data ?: "");
         strbuf_done(&b);
-}
-
-static bool reply_line_is_valid(const char *l, size_t n) {
-        return n >= 3 && l[0] >= '2' && l[0] <= '5' && l[1] >= '0' && l[1] <= '9' && l[2] >= '0' && l[2] <= '9' &&
-               (n == 3 || l[3] == ' ' || l[3] == '-');
 }
 
 /* One complete answer: the code and its lines (clean, joined by "\n"). */
@@ -336,39 +404,13 @@ static void on_reply(SmtpSend *s, int code, char *text) {
         s->last_reply = text;
 }
 
-static void on_reply_line(SmtpSend *s, const char *l, size_t n) {
-        StrBuf clean = STRBUF_NULL;
-
-        put_relay_text(s->client, &clean, l, n, REPLY_LINE_MAX);
-        send_debug(s, "< %s", clean.data ?: "");
-        if (s->reply.len < REPLY_MAX) {
-                if (s->reply.len > 0)
-                        strbuf_putc(&s->reply, '\n');
-                strbuf_append(&s->reply, clean.data ?: "", clean.len);
-        }
-        strbuf_done(&clean);
-
-        /* a continuation line ("250-..."), or junk: wait for the last line */
-        if (!reply_line_is_valid(l, n) || (n > 3 && l[3] == '-'))
-                return;
-        int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-        char *text = strbuf_steal(&s->reply);
-        if (text)
-                on_reply(s, code, text);
+static void on_reply_line(const char *clean, void *userdata) {
+        SmtpSend *s = userdata;
+        send_debug(s, "< %s", clean);
 }
 
-static void on_reply_data(SmtpSend *s, const char *data, size_t size) {
-        /* libcurl hands over one line per call; do not rely on it */
-        for (size_t i = 0; i < size; i++) {
-                if (data[i] == '\n') {
-                        size_t n = s->line.len;
-                        while (n > 0 && s->line.data[n - 1] == '\r')
-                                n--;
-                        on_reply_line(s, s->line.data ?: "", n);
-                        strbuf_done(&s->line);
-                } else if (s->line.len < 4 * REPLY_LINE_MAX)
-                        strbuf_putc(&s->line, data[i]);
-        }
+static void on_reply_text(int code, char *text, void *userdata) {
+        on_reply(userdata, code, text);
 }
 
 static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size, void *userdata) {
@@ -378,14 +420,14 @@ static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size, voi
                 on_command(s, data, size);
                 break;
         case CURLINFO_HEADER_IN:
-                on_reply_data(s, data, size);
+                smtp_reply_reader_feed(&s->reader, s->client->hidden, data, size, on_reply_line, on_reply_text, s);
                 break;
         case CURLINFO_TEXT:
                 /* libcurl's own remarks; the TLS record trace is left out */
                 if (s->client->has_logger && !(size >= 4 && strneq(data, "TLSv", 4))) {
                         StrBuf b = STRBUF_NULL;
                         put_relay_text(s->client, &b, data, size > 0 && data[size - 1] == '\n' ? size - 1 : size,
-                                       REPLY_LINE_MAX);
+                                       SMTP_REPLY_LINE_MAX);
                         send_debug(s, "%s", b.data ?: "");
                         strbuf_done(&b);
                 }
@@ -427,8 +469,7 @@ static void send_reset_conversation(SmtpSend *s) {
                 s->rcpt_code[i] = 0;
                 s->rcpt_reply[i] = mfree(s->rcpt_reply[i]);
         }
-        strbuf_done(&s->line);
-        strbuf_done(&s->reply);
+        smtp_reply_reader_done(&s->reader);
         s->last_code = 0;
         s->last_reply = mfree(s->last_reply);
         s->last_stage = SMTP_STAGE_CONNECT;
@@ -568,7 +609,7 @@ static void send_note_failure(SmtpSend *s, CURLcode result) {
                         strbuf_puts(b, "AUTH refused: ");
                 else
                         strbuf_printf(b, "%s refused: ", smtp_stage_to_string(s->last_stage));
-                put_relay_text(c, b, s->last_reply, strlen(s->last_reply), REPLY_MAX);
+                put_relay_text(c, b, s->last_reply, strlen(s->last_reply), SMTP_REPLY_MAX);
                 return;
         }
         if (result == CURLE_USE_SSL_FAILED && s->stage == SMTP_STAGE_EHLO)
@@ -579,7 +620,7 @@ static void send_note_failure(SmtpSend *s, CURLcode result) {
                 const char *what = !isempty(s->errbuf) ? s->errbuf : curl_easy_strerror(result);
                 if (result == CURLE_OPERATION_TIMEDOUT)
                         strbuf_printf(b, "timed out at %s: ", smtp_stage_to_string(s->stage));
-                put_relay_text(c, b, what, strlen(what), REPLY_MAX);
+                put_relay_text(c, b, what, strlen(what), SMTP_REPLY_MAX);
         }
 }
 
@@ -619,8 +660,7 @@ static SmtpSend *send_free(SmtpSend *s) {
         free(s->rcpt_reply);
         free(s->rcpt_code);
         strbuf_done(&s->errors);
-        strbuf_done(&s->line);
-        strbuf_done(&s->reply);
+        smtp_reply_reader_done(&s->reader);
         free(s->last_reply);
         return mfree(s);
 }

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "curl-glue.h"
 #include "log.h"
+#include "strbuf.h"
 
 typedef struct SmtpClient SmtpClient;
 typedef struct SmtpSend SmtpSend;
@@ -137,6 +138,38 @@ char *smtp_password_path(const EmailConfig *email, const char *credentials_direc
 /* Wipes and frees a password; returns NULL. */
 char *smtp_password_free(char *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(char *, smtp_password_free);
+
+/* Building blocks, exposed for the tests. */
+
+/* Text from a relay (or from libcurl) as tomslink shows it: every form of
+ * the password in hidden (a strv) replaced with "(hidden)", then printable
+ * UTF-8 on one line, control characters and malformed bytes as '?'; at
+ * most max bytes of it, then "...". */
+void smtp_relay_text(char *const *hidden, StrBuf *out, const char *s, size_t n, size_t max);
+
+#define SMTP_REPLY_LINE_MAX 512
+#define SMTP_REPLY_MAX 2048
+
+/* Reads a relay's answers from what libcurl reports of the conversation,
+ * in pieces of any size: lines (at most 4 * SMTP_REPLY_LINE_MAX bytes are
+ * kept of one), and answers, a run of lines ending with one that starts
+ * with a code and no "-". */
+typedef struct SmtpReplyReader {
+        StrBuf line;    /* a line not complete yet */
+        StrBuf reply;   /* the cleaned lines of the answer being read */
+} SmtpReplyReader;
+
+#define SMTP_REPLY_READER_NULL ((SmtpReplyReader) {})
+
+/* Each line, as smtp_relay_text() shows it (for the debug log). */
+typedef void (*SmtpReplyLineFunc)(const char *clean, void *userdata);
+/* Each complete answer: its code (200..599) and its lines as shown, joined
+ * by "\n", at most about SMTP_REPLY_MAX bytes; text is the callee's. */
+typedef void (*SmtpReplyFunc)(int code, char *text, void *userdata);
+
+void smtp_reply_reader_feed(SmtpReplyReader *r, char *const *hidden, const char *data, size_t size,
+                            SmtpReplyLineFunc on_line, SmtpReplyFunc on_reply, void *userdata);
+void smtp_reply_reader_done(SmtpReplyReader *r);
 
 const char *smtp_outcome_to_string(SmtpOutcome o);
 const char *smtp_recipient_state_to_string(SmtpRecipientState s);

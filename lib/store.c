@@ -642,6 +642,10 @@ static int open_database(Store *s) {
         }
         (void) sqlite3_extended_result_codes(s->db, 1);
         (void) sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MSEC);
+        /* Until the key is known good, closing must not checkpoint a
+         * write-ahead log left by a crash into the database (and delete
+         * it): a refused start leaves the files exactly as they were. */
+        (void) sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
         (void) sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
         (void) sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
         (void) sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
@@ -678,6 +682,7 @@ static int open_database(Store *s) {
                 if (r < 0)
                         return r;
         }
+        (void) sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 
         /* WAL: readers never block the writer, a commit is one append and
          * (with synchronous=FULL) one fsync. */

@@ -24,6 +24,8 @@ typedef struct Store Store;
 
 /* ---- master key ------------------------------------------------------------ */
 
+#define STORE_KEY_CREDENTIAL "tomslink.key"
+
 /* Loads the 256-bit master key: from the systemd credential
  * $CREDENTIALS_DIRECTORY/tomslink.key when credentials_directory is given
  * and holds that file, else from key_file, which is created (32 random

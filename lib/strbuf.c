@@ -5,6 +5,8 @@
 
 #include <openssl/crypto.h>
 
+#include "validate.h"
+
 void strbuf_done(StrBuf *b) {
         free(b->data);
         *b = STRBUF_NULL;
@@ -43,6 +45,13 @@ static bool strbuf_reserve(StrBuf *b, size_t extra) {
         b->data = d;
         b->cap = cap;
         return true;
+}
+
+void strbuf_reset(StrBuf *b) {
+        b->len = 0;
+        b->oom = false;
+        if (b->data)
+                b->data[0] = '\0';
 }
 
 void strbuf_append(StrBuf *b, const char *s, size_t n) {
@@ -93,20 +102,33 @@ char *strbuf_steal(StrBuf *b) {
         return s;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if there
+ * is none. */
+static size_t utf8_sequence(const char *s, size_t n) {
+        unsigned char c = (unsigned char) s[0];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        return len > 0 && len <= n && utf8_is_valid(s, len) ? len : 0;
+}
+
 void strbuf_put_quoted(StrBuf *b, const char *s, size_t max) {
-        size_t n = strlen(s);
+        size_t n = strlen(s), i = 0;
         strbuf_putc(b, '"');
-        for (size_t i = 0; i < n && i < max; i++) {
+        while (i < n) {
                 unsigned char c = (unsigned char) s[i];
+                size_t len = utf8_sequence(s + i, n - i);
+                /* never half a character: the text stays valid UTF-8 */
+                if (i + MAX(len, (size_t) 1) > max)
+                        break;
                 if (c == '"' || c == '\\')
                         strbuf_printf(b, "\\%c", c);
-                else if (c < 0x20 || c == 0x7f)
+                else if (c < 0x20 || c == 0x7f || len == 0)
                         strbuf_printf(b, "\\x%02x", c);
                 else
-                        strbuf_putc(b, (char) c);
+                        strbuf_append(b, s + i, len);
+                i += MAX(len, (size_t) 1);
         }
         strbuf_putc(b, '"');
-        if (n > max)
+        if (i < n)
                 strbuf_puts(b, "...");
 }
 

@@ -29,11 +29,15 @@ void strbuf_vprintf(StrBuf *b, const char *fmt, va_list ap) _printf_(2, 0);
 static inline bool strbuf_failed(const StrBuf *b) {
         return b->oom;
 }
+/* Empties b but keeps its memory, for a buffer filled again and again. */
+void strbuf_reset(StrBuf *b);
 /* Hands out the string (never NULL unless allocation failed) and resets b. */
 char *strbuf_steal(StrBuf *b);
 
-/* Appends s as a human-readable, quoted, bounded rendering: control and
- * non-printable bytes become \xNN, at most max input bytes are shown. */
+/* Appends s as a human-readable, quoted, bounded rendering: control bytes
+ * and bytes that are not well-formed UTF-8 become \xNN, at most max input
+ * bytes are shown and never part of a character, so the result is valid
+ * UTF-8 without control characters whatever s holds. */
 void strbuf_put_quoted(StrBuf *b, const char *s, size_t max);
 
 /* Edit distance, for "did you mean" hints; capped at 255. */

@@ -216,9 +216,32 @@ int parse_timestamp(const char *s, const Tz *tz, usec_t *ret) {
         return 0;
 }
 
+/* The fields of UTC time at t (Unix seconds, not negative). */
+static void utc_time(int64_t t, TzTime *ret) {
+        int64_t days = t / 86400, rest = t % 86400;
+        *ret = (TzTime) {
+                .hour = (unsigned) (rest / 3600),
+                .minute = (unsigned) (rest / 60 % 60),
+                .second = (unsigned) (rest % 60),
+                .wday = (unsigned) ((days % 7 + 4) % 7),   /* 1970-01-01 was a Thursday */
+                .abbr = "UTC",
+        };
+        civil_from_days(days, &ret->year, &ret->month, &ret->day);
+}
+
+void localtime_for_offset(const Tz *tz, usec_t t, TzTime *ret) {
+        tz_localtime(tz, (int64_t) (t / USEC_PER_SEC), ret);
+        /* An offset written as hours and minutes cannot hold seconds, nor 24
+         * hours or more: a zone whose offset has seconds (local mean time;
+         * Africa/Monrovia until 1972), or a made-up one beyond a day, is
+         * shown in UTC, so that the text names the same instant. */
+        if (ret->utoff % 60 != 0 || ret->utoff <= -24 * 3600 || ret->utoff >= 24 * 3600)
+                utc_time((int64_t) (t / USEC_PER_SEC), ret);
+}
+
 char *format_timestamp(char *buf, size_t n, const Tz *tz, usec_t t) {
         TzTime lt;
-        tz_localtime(tz, (int64_t) (t / USEC_PER_SEC), &lt);
+        localtime_for_offset(tz, t, &lt);
         int32_t off = lt.utoff < 0 ? -lt.utoff : lt.utoff;
         if (lt.utoff == 0)
                 snprintf(buf, n, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long) lt.year, lt.month,

@@ -46,7 +46,12 @@ char *format_duration(char *buf, size_t n, usec_t d);
  * without an offset is refused (-EADDRNOTAVAIL) because it is ambiguous.
  * Returns -EINVAL on a malformed string, -ERANGE out of range. */
 int parse_timestamp(const char *s, const Tz *tz, usec_t *ret);
-/* "2027-03-01T10:00:00-08:00" in tz */
+/* The local time of t in tz for a text with a UTC offset in hours and
+ * minutes: in UTC when the zone's offset at t has seconds or is a day or
+ * more. */
+typedef struct TzTime TzTime;
+void localtime_for_offset(const Tz *tz, usec_t t, TzTime *ret);
+/* "2027-03-01T10:00:00-08:00" in tz (see localtime_for_offset()) */
 char *format_timestamp(char *buf, size_t n, const Tz *tz, usec_t t);
 /* "2027-03-01" in tz */
 char *format_date(char *buf, size_t n, const Tz *tz, usec_t t);

@@ -368,6 +368,16 @@ START_TEST(test_check) {
         ck_assert_msg(startswith(s, "TOMSLINK CRITICAL - 1 critical: a (expired, -3 days left)"), "%s", s);
         free(s);
 
+        /* a name from the reply is shown sanitized, and gets no perfdata label unless it is a link name */
+        ck_assert_int_eq(check("{\"links\":[{\"name\":\"a\\u001b[2J b=1\",\"state\":\"expired\",\"problems\":"
+                               "[\"expired\"],\"days_left\":-3}]}",
+                               &s),
+                         CTL_CHECK_CRITICAL);
+        ck_assert_str_eq(s, "TOMSLINK CRITICAL - 1 critical: a?[2J b=1 (expired, -3 days left); 0 ok | links=1 critical=1 "
+                            "warning=0 ok=0 min_days_left=-3\n"
+                            "CRITICAL: a?[2J b=1: expired, -3 days left\n");
+        free(s);
+
         ck_assert_int_eq(check("{\"links\":[]}", &s), CTL_CHECK_OK);
         ck_assert_str_eq(s, "TOMSLINK OK - no links configured | links=0 critical=0 warning=0 ok=0\n");
         free(s);

@@ -379,6 +379,28 @@ START_TEST(test_non_ascii) {
 }
 END_TEST
 
+START_TEST(test_long_sender_name) {
+        /* a long ASCII display name is folded inside its quotes, and reads
+         * back whole */
+        _cleanup_(config_freep) Config *c = load_config(
+                "email:\n"
+                "  smtp_url: smtp://mail.example.org:587\n"
+                "  from: \"Los Angeles Unified School District, TOMS credential monitor for the IT department <tomslink@example.org>\"\n"
+                "  to: it@example.org\n"
+                "links: []\n");
+        _cleanup_(mail_message_done) MailMessage m = MAIL_MESSAGE_NULL;
+        _cleanup_(alert_done) Alert a = expiring_alert(c);
+        ck_assert_int_eq(mail_format_alert(&a, NULL, c, "monitor", &m), 0);
+        ck_assert_has(m.data, "From: \"Los Angeles Unified School District, TOMS credential monitor for the IT\r\n"
+                              " department\" <tomslink@example.org>\r\n");
+        json_object *j = eml_parse_data(m.data);
+        check_structure(j);
+        ck_assert_str_eq(eml_str(j, "from_name"), "Los Angeles Unified School District, TOMS credential monitor for the IT department");
+        ck_assert_str_eq(eml_str(j, "from"), "tomslink@example.org");
+        json_object_put(j);
+}
+END_TEST
+
 /* The values an attacker or a broken server may control: a link name (an
  * Alert can name anything), consumer names, a probe error and a relay's
  * answer, each with CR, LF, an empty line, a lone dot, control bytes,
@@ -459,6 +481,35 @@ START_TEST(test_header_injection) {
         lc.email_to = bad_to;
         ck_assert_int_eq(mail_format_alert(&a, &lc, c, "monitor", &m), -EINVAL);
         ck_assert_ptr_null(m.data);
+
+        /* a long name of malformed bytes (each shown as three): the Subject
+         * header says what the message returns as its subject */
+        _cleanup_(mail_message_done) MailMessage m2 = MAIL_MESSAGE_NULL;
+        _cleanup_(alert_done) Alert a2 = expiring_alert(c);
+        free(a2.link);
+        a2.link = malloc(401);
+        ck_assert_ptr_nonnull(a2.link);
+        memset(a2.link, 0xff, 400);
+        a2.link[400] = '\0';
+        ck_assert_int_eq(mail_format_alert(&a2, NULL, c, "monitor", &m2), 0);
+        json_object *j2 = eml_parse_data(m2.data);
+        check_structure(j2);
+        ck_assert_str_eq(eml_header(j2, "Subject"), m2.subject);
+        json_object_put(j2);
+
+        /* the longest link name still fits the line limit after "X-Tomslink-Link:" */
+        _cleanup_(mail_message_done) MailMessage m3 = MAIL_MESSAGE_NULL;
+        _cleanup_(alert_done) Alert a3 = expiring_alert(c);
+        free(a3.link);
+        a3.link = strdup("a23456789-123456789-123456789-123456789-123456789-123456789-123");
+        ck_assert_int_eq(mail_format_alert(&a3, NULL, c, "monitor", &m3), 0);
+        json_object *j3 = eml_parse_data(m3.data);
+        check_structure(j3);
+        ck_assert_str_eq(eml_header(j3, "X-Tomslink-Link"), a3.link);
+        json_object_put(j3);
+        _cleanup_free_ char *h = mail_header_unstructured("X-Tomslink-Link", a3.link);
+        ck_assert_str_eq(h, "X-Tomslink-Link: =?utf-8?b?YTIzNDU2Nzg5LTEyMzQ1Njc4OS0xMjM0NTY3ODktMTIz?=\r\n"
+                            " =?utf-8?b?NDU2Nzg5LTEyMzQ1Njc4OS0xMjM0NTY3ODktMTIz?=\r\n");
 }
 END_TEST
 
@@ -503,7 +554,10 @@ START_TEST(test_quoted_printable) {
                 "0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 "
                 "0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 0123456789 end \n"
                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                "ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\n";
+                "ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\n"
+                /* a dot and "From " where a soft break starts a line */
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.dot after a break\n"
+                "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyFrom the next line\n";
         _cleanup_free_ char *qp = mail_quoted_printable(text);
         ck_assert_ptr_nonnull(qp);
         for (const char *l = qp; *l;) {
@@ -535,6 +589,10 @@ START_TEST(test_headers) {
         ck_assert_str_eq(mail_format_date(buf, sizeof buf, la, 1814400000 * USEC_PER_SEC),
                          "Wed, 30 Jun 2027 17:00:00 -0700");
         ck_assert_str_eq(mail_format_date(buf, sizeof buf, NULL, 0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        _cleanup_(tz_freep) Tz *lmt = NULL;
+        ck_assert_int_eq(tz_load_from_rule("MMT", "<-0044>0:44:30", &lmt), 0);
+        ck_assert_str_eq(mail_format_date(buf, sizeof buf, lmt, 1803924000 * USEC_PER_SEC),
+                         "Mon, 01 Mar 2027 18:00:00 +0000");
 
         /* ASCII is folded at spaces, under 78 */
         _cleanup_free_ char *h = mail_header_unstructured(
@@ -567,7 +625,8 @@ static Suite *suite(void) {
         tcase_set_timeout(tc, 60);
         ADD_TESTS(tc, test_credential_expiring, test_credential_expired_without_consumers, test_auth_rejected,
                   test_link_down, test_recovered_cert_undeliverable, test_message_id_unique, test_non_ascii,
-                  test_header_injection, test_test_message, test_quoted_printable, test_headers);
+                  test_header_injection, test_test_message, test_quoted_printable, test_headers,
+                  test_long_sender_name);
         suite_add_tcase(s, tc);
         return s;
 }

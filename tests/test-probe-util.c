@@ -206,6 +206,8 @@ START_TEST(test_token_response) {
         ck_assert_int_eq(probe_parse_token_response(big, PROBE_TOKEN_RESPONSE_MAX + 1, &t, &e), -E2BIG);
         free(big);
         ck_assert_int_eq(probe_parse_token_response("{\"access_token\":\"x\"}\0{}", 23, &t, &e), -EBADMSG);
+        /* a NUL byte is no white space, at the end either */
+        ck_assert_int_eq(probe_parse_token_response("{\"access_token\":\"x\"} \0\0", 23, &t, &e), -EBADMSG);
 }
 END_TEST
 
@@ -218,6 +220,7 @@ START_TEST(test_token_error) {
         ck_assert_ptr_null(probe_token_error(s, strlen(s)));
         ck_assert_ptr_null(probe_token_error(NULL, 0));
         ck_assert_ptr_null(probe_token_error("nope", 4));
+        ck_assert_ptr_null(probe_token_error("{\"error\":\"invalid_grant\"}\0", 26));
 }
 END_TEST
 

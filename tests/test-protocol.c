@@ -7,6 +7,7 @@
 #include "strbuf.h"
 #include "strv.h"
 #include "tests.h"
+#include "validate.h"
 
 static Tz *la(void) {
         Tz *tz = NULL;
@@ -286,6 +287,23 @@ START_TEST(test_request_unknown_fields_and_types) {
         char big[400];
         snprintf(big, sizeof big, "{\"v\":1,\"command\":\"%0200d\\u001b[31m\"}", 0);
         request_fails(big, PROTOCOL_ERROR_UNKNOWN_COMMAND, "...");
+
+        /* shortened before a character, not inside one: the error reply
+         * must stay valid UTF-8, or tomslinkctl cannot read it */
+        snprintf(big, sizeof big, "{\"v\":1,\"command\":\"%063d\xc3\xa9\"}", 0);
+        _cleanup_json_ json_object *o = parse_ok(big);
+        ProtocolFailure f = PROTOCOL_FAILURE_NULL, g = PROTOCOL_FAILURE_NULL;
+        ProtocolMessage m = {};
+        ProtocolReplyReader rr = PROTOCOL_REPLY_READER_NULL;
+        ck_assert_int_eq(protocol_request_from_json(o, &req, &f), -EOPNOTSUPP);
+        ck_assert_int_eq(req.command, _PROTOCOL_COMMAND_INVALID);
+        ck_assert_ptr_nonnull(strstr(f.message, "0\"..."));
+        ck_assert_int_eq(protocol_error_encode(&f, 0, &m), 0);
+        ck_assert_int_eq(protocol_reply_reader_feed(&rr, m.data, m.size, &g), -EREMOTEIO);
+        ck_assert_str_eq(g.message, f.message);
+        free(m.data);
+        protocol_failure_done(&g);
+        protocol_reply_reader_done(&rr);
 }
 END_TEST
 
@@ -640,6 +658,11 @@ START_TEST(test_records) {
         ck_assert_int_eq(protocol_problem_from_json(o, &pb, &f), -EBADMSG);
         ck_assert_ptr_nonnull(strstr(f.message, "\"kind\": unknown value"));
         json_object_put(o);
+        /* the value from the peer is shown escaped: tomslinkctl prints the message */
+        o = parse_ok("{\"link\":\"a\",\"kind\":\"x\\u001b[2J\\n\"}");
+        ck_assert_int_eq(protocol_problem_from_json(o, &pb, &f), -EBADMSG);
+        ck_assert_str_eq(f.message, "\"kind\": unknown value \"x\\x1b[2J\\x0a\"");
+        json_object_put(o);
 
         Silence si = { .link = (char *) "a", .until = 1782900000 * USEC_PER_SEC, .uid = 1000 }, sb;
         ck_assert_int_eq(protocol_silence_to_json(&si, tz, &o), 0);
@@ -867,6 +890,25 @@ START_TEST(test_error_reply) {
         ck_assert_uint_eq(strv_length(got.details), 1);
         protocol_failure_done(&got);
         protocol_reply_reader_done(&rd);
+
+        /* a message longer than a failure holds is cut before a character,
+         * on either side, so that it stays valid UTF-8 */
+        StrBuf long_msg = STRBUF_NULL;
+        strbuf_puts(&long_msg, "{\"v\":1,\"ok\":false,\"error\":{\"code\":\"failed\",\"message\":\"xy");
+        for (int i = 0; i < 400; i++)
+                strbuf_puts(&long_msg, "\xc3\xa9");
+        strbuf_puts(&long_msg, "\"}}");
+        ck_assert_int_eq(protocol_reply_reader_feed(&rd, long_msg.data, long_msg.len, &got), -EREMOTEIO);
+        ck_assert_uint_eq(strlen(got.message), PROTOCOL_FAILURE_MESSAGE_MAX - 2);
+        ck_assert(utf8_is_valid(got.message, strlen(got.message)));
+        protocol_failure_done(&got);
+        protocol_reply_reader_done(&rd);
+        strbuf_done(&long_msg);
+        ck_assert_int_eq(protocol_fail(&f, PROTOCOL_ERROR_FAILED, -EIO, "x%0600d\xc3\xa9", 0), -EIO);
+        ck_assert_uint_eq(strlen(f.message), PROTOCOL_FAILURE_MESSAGE_MAX - 1);
+        ck_assert_int_eq(protocol_fail(&f, PROTOCOL_ERROR_FAILED, -EIO, "x%0509d\xc3\xa9", 0), -EIO);
+        ck_assert_uint_eq(strlen(f.message), PROTOCOL_FAILURE_MESSAGE_MAX - 2);
+        ck_assert(utf8_is_valid(f.message, strlen(f.message)));
 
         /* malformed replies */
         static const char *const bad[] = {

@@ -981,10 +981,44 @@ START_TEST(test_client_arguments) {
 }
 END_TEST
 
+static void on_test_reply(int code, char *text, void *userdata) {
+        strbuf_printf(userdata, "%d %s|", code, text);
+        free(text);
+}
+
+static char *shown(char **hidden, const char *text) {
+        StrBuf b = STRBUF_NULL;
+        smtp_relay_text(hidden, &b, text, strlen(text), 512);
+        return strbuf_steal(&b);
+}
+
+START_TEST(test_relay_text) {
+        char *hidden[] = { (char *) "s3cret", (char *) "czNjcmV0", NULL };
+        _cleanup_free_ char *a = shown(hidden, "535 rejected s3cret (czNjcmV0) s3crets3cret\r\n\x1b[2J\xff");
+        ck_assert_str_eq(a, "535 rejected (hidden) ((hidden)) (hidden)???[2J?");
+
+        /* a password that is part of the mask: found in the text as it
+         * came, not again in its own mask (which never ended) */
+        char *d[] = { (char *) "d", (char *) "(hidden)", NULL };
+        _cleanup_free_ char *b = shown(d, "550 ddd (hidden) d");
+        ck_assert_str_eq(b, "550 (hidden) (hidden) (hidden)");
+
+        /* lines and answers, in pieces of any size */
+        SmtpReplyReader r = SMTP_REPLY_READER_NULL;
+        StrBuf got = STRBUF_NULL;
+        const char *conv = "250-mail.example.org\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n535 no d\r\n";
+        for (const char *p = conv; *p; p++)
+                smtp_reply_reader_feed(&r, d, p, 1, NULL, on_test_reply, &got);
+        smtp_reply_reader_done(&r);
+        ck_assert_str_eq(got.data, "250 250-mail.example.org\n250-AUTH PLAIN\n250 8BITMIME|535 535 no (hidden)|");
+        strbuf_done(&got);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("smtp");
         TCase *unit = tcase_create("unit");
-        ADD_TESTS(unit, test_password_load, test_client_arguments);
+        ADD_TESTS(unit, test_password_load, test_client_arguments, test_relay_text);
         suite_add_tcase(s, unit);
 
         TCase *tc = tcase_create("servers");

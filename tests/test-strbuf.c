@@ -21,7 +21,19 @@ START_TEST(test_build) {
                 strbuf_printf(&b, "%04d", i % 10000);
         ck_assert_uint_eq(b.len, 40000);
         ck_assert(strneq(b.data + 39996, "9999", 4));
+        /* emptied, memory kept */
+        char *mem = b.data;
+        size_t cap = b.cap;
+        strbuf_reset(&b);
+        ck_assert_uint_eq(b.len, 0);
+        ck_assert_str_eq(b.data, "");
+        ck_assert_ptr_eq(b.data, mem);
+        ck_assert_uint_eq(b.cap, cap);
+        strbuf_puts(&b, "again");
+        ck_assert_str_eq(b.data, "again");
         strbuf_done_erase(&b);
+        ck_assert_ptr_null(b.data);
+        strbuf_reset(&b);       /* an empty buffer too */
         ck_assert_ptr_null(b.data);
 }
 END_TEST
@@ -33,6 +45,16 @@ START_TEST(test_quoted) {
         strbuf_done(&b);
         strbuf_put_quoted(&b, "abcdefgh", 3);
         ck_assert_str_eq(b.data, "\"abc\"...");
+        strbuf_done(&b);
+        /* never half a character, and no malformed UTF-8 passed on */
+        strbuf_put_quoted(&b, "a\xc3\xa9" "b", 2);
+        ck_assert_str_eq(b.data, "\"a\"...");
+        strbuf_done(&b);
+        strbuf_put_quoted(&b, "a\xc3\xa9" "b", 3);
+        ck_assert_str_eq(b.data, "\"a\xc3\xa9\"...");
+        strbuf_done(&b);
+        strbuf_put_quoted(&b, "\xff\xc3(\xe2\x82", 40);
+        ck_assert_str_eq(b.data, "\"\\xff\\xc3(\\xe2\\x82\"");
         strbuf_done(&b);
 }
 END_TEST

@@ -133,6 +133,21 @@ START_TEST(test_format_timestamp) {
         ck_assert_int_eq(parse_timestamp(format_timestamp(buf, sizeof buf, tz, t), tz, &u), 0);
         ck_assert_uint_eq(u, t);
         ck_assert_str_eq(format_timestamp(buf, sizeof buf, tz, 1800000000 * USEC_PER_SEC), "2027-01-15T00:00:00-08:00");
+
+        /* an offset with seconds (Africa/Monrovia until 1972) has no ISO 8601
+         * form: UTC names the same instant */
+        _cleanup_(tz_freep) Tz *lmt = NULL;
+        ck_assert_int_eq(tz_load_from_rule("MMT", "<-0044>0:44:30", &lmt), 0);
+        ck_assert_int_eq(tz_utoff(lmt, 0), -2670);
+        ck_assert_str_eq(format_timestamp(buf, sizeof buf, lmt, 0), "1970-01-01T00:00:00Z");
+        ck_assert_str_eq(format_timestamp(buf, sizeof buf, lmt, t), "2026-07-01T00:00:00Z");
+        ck_assert_int_eq(parse_timestamp(format_timestamp(buf, sizeof buf, lmt, t + 59 * USEC_PER_SEC), NULL, &u), 0);
+        ck_assert_uint_eq(u, t + 59 * USEC_PER_SEC);
+        ck_assert_str_eq(format_date(buf, sizeof buf, lmt, t), "2026-06-30");
+        /* nor one of a day or more, which a POSIX rule can give */
+        _cleanup_(tz_freep) Tz *far = NULL;
+        ck_assert_int_eq(tz_load_from_rule("FAR", "<+2430>-24:30", &far), 0);
+        ck_assert_str_eq(format_timestamp(buf, sizeof buf, far, t), "2026-07-01T00:00:00Z");
 }
 END_TEST
 

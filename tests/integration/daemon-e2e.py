@@ -310,6 +310,56 @@ ok(len(j) == 1 and j[0].get("PRIORITY") == "5", "journal: link-recovered at noti
 p = ctl("credential", "history", "regen")
 ok(p.returncode == 0 and p.stdout.count("sis-regen") >= 2, "credential history shows both generations", p.stdout)
 
+# ---- the other commands, against the real daemon ---------------------------------
+
+p = ctl("probe", "healthy", "--json")
+r = json.loads(p.stdout) if p.returncode == 0 else {}
+ok(p.returncode == 0 and r.get("results") and r["results"][0]["result"]["class"] == "ok",
+   "probe LINK: probes now and prints the result, exit 0", p.stdout + p.stderr)
+p = ctl("probe", "--all")
+ok(p.returncode == 0 and all(x in p.stdout for x in ("healthy", "expiring", "regen")), "probe --all", p.stdout + p.stderr)
+p = ctl("silence", "expiring", "--for", "2h", "--reason", "vendor upgrade")
+ok(p.returncode == 0 and status()["expiring"]["silenced_until"], "silence sets silenced_until", p.stdout + p.stderr)
+p = ctl("alerts", "--json")
+a = json.loads(p.stdout) if p.returncode == 0 else {}
+ok(any(x["link"] == "expiring" and x["reason"] == "vendor upgrade" for x in a.get("silences", [])),
+   "alerts lists the silence", a.get("silences"))
+p = ctl("unsilence", "expiring")
+ok(p.returncode == 0 and not status()["expiring"]["silenced_until"], "unsilence lifts it", p.stdout + p.stderr)
+p = ctl("unsilence", "expiring")
+ok(p.returncode == 1, "unsilence of a link that is not silenced fails", p.stdout + p.stderr)
+p = ctl("check")
+ok(p.returncode == 1 and p.stdout.startswith("TOMSLINK WARNING") and "|" in p.stdout.split("\n")[0],
+   "check: WARNING (a link expiring) with performance data, exit 1", p.stdout)
+p = ctl("test-email")
+ok(p.returncode == 0, "test-email: the relay took the test message", p.stdout + p.stderr)
+ok(wait_for(lambda: any("test" in str(msg["Subject"]).lower() and e_["rcpt_tos"] == ["it-alerts@example.org"]
+                        for msg, e_ in mails()), 10), "the test message arrived, to email.to only")
+p = ctl("show", "nosuchlink")
+ok(p.returncode == 1 and "nosuchlink" in p.stderr, "show of an unknown link fails clearly", p.stdout + p.stderr)
+
+# ---- restart: nothing re-sent, nothing forgotten ------------------------------------
+
+def alert_entries():
+    subprocess.run(["journalctl", "--sync"], capture_output=True)
+    p_ = subprocess.run(["journalctl", "-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=tomslinkd"],
+                        capture_output=True, text=True)
+    return [json.loads(l) for l in p_.stdout.splitlines() if l.strip() and "TOMSLINK_ALERT" in l]
+
+
+before_mail, before_journal = len(mails()), len(alert_entries())
+daemon.send_signal(signal.SIGTERM)
+daemon.wait(timeout=10)
+daemon = start([TOMSLINKD, "--config", T + "/tomslink.yaml"], env=env, stdout=daemon_err, stderr=daemon_err)
+ok(wait_for(lambda: len(status()) == 3, 10), "the daemon restarts on the same state")
+time.sleep(4)   # several probe intervals and ticks
+s = status()
+ok(s.get("expiring", {}).get("state") == "expiring" and s.get("regen", {}).get("state") == "ok",
+   "states survive the restart", s)
+new = [e.get("TOMSLINK_ALERT") + ":" + e.get("TOMSLINK_LINK", "") for e in alert_entries()[before_journal:]]
+ok(not new, "a restart re-sends no alert (journal)", new)
+ok(len(mails()) == before_mail, "a restart re-sends no alert (mail)", [str(m[0]["Subject"]) for m in mails()[before_mail:]])
+
 # ---- access ------------------------------------------------------------------------
 
 p = ctl("status", user=(65534, 65534))

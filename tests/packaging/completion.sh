@@ -51,7 +51,7 @@ expect() {   # expect "WORDS ON THE LINE" "EXPECTED REPLY" [DESCRIPTION]
 
 expect "tomslinkctl " "status show probe credential silence unsilence alerts test-email reload check"
 expect "tomslinkctl s" "status show silence"
-expect "tomslinkctl --" "--socket --json --help --version"
+expect "tomslinkctl --" "--socket --json --no-legend --help --version"
 expect "tomslinkctl credential " "set rotate history import export-template"
 expect "tomslinkctl credential set " "district lincoln-high" "link names from the daemon"
 expect "tomslinkctl credential set district --" "--username --generated --socket --help"

@@ -105,7 +105,7 @@ else
     bail "no package to install"
 fi
 has_ctl=
-dpkg-deb -c "$deb" | grep -q '/usr/bin/tomslinkctl$' && has_ctl=1
+dpkg-deb -c "$deb" | grep '/usr/bin/tomslinkctl$' >/dev/null && has_ctl=1
 
 # ---- 2. the Debian root, from the cache or made now ----------------------------
 
@@ -183,9 +183,11 @@ systemd-nspawn --quiet -D "$work/root" --boot --register=no --keep-unit --machin
     --private-network --console=pipe < /dev/null > "$work/nspawn.log" 2>&1 &
 nspawn_pid=$!
 
+# The container's PID 1 is the child of nspawn named systemd; nspawn may
+# first run short-lived helpers of its own, which must not be taken for it.
 leader=
-for _ in $(seq 100); do
-    leader=$(pgrep -P "$nspawn_pid" 2>/dev/null | head -n 1)
+for _ in $(seq 200); do
+    leader=$(pgrep -P "$nspawn_pid" -x systemd 2>/dev/null | head -n 1)
     [ -n "$leader" ] && break
     kill -0 "$nspawn_pid" 2>/dev/null || break
     sleep 0.1
@@ -330,7 +332,7 @@ SKIP_LOOP="daemon loop not built yet"
 SKIP_CTL="tomslinkctl not built yet"
 run_checks() {   # the running service; each step a function
     local s why
-    for s in running identity key status_root status_group alert_catalog encrypted_key reload watchdog stop; do
+    for s in running identity key status_root status_group alert_catalog encrypted_key reload metrics watchdog stop; do
         why=
         [ -z "$loop" ] && why=$SKIP_LOOP
         case $s in status_*|alert_catalog|encrypted_key|reload) [ -z "$why" ] && [ -z "$has_ctl" ] && why=$SKIP_CTL ;; esac
@@ -458,6 +460,31 @@ step_reload() {
         ok "$(describe_reload)"
     else
         bad "$(describe_reload): reload exits $good and $bad_rc"; printf '%s\n%s\n' "$out1" "$out2" | diag
+    fi
+}
+
+describe_metrics() { echo "metrics.textfile set up as the runbook says (group-writable directory, ReadWritePaths= drop-in) is written under the hardened unit"; }
+step_metrics() {
+    local rc f st
+    in_ct sh -c 'mkdir -p /var/lib/prometheus/node-exporter &&
+        chgrp tomslink /var/lib/prometheus/node-exporter && chmod 1775 /var/lib/prometheus/node-exporter &&
+        mkdir -p /etc/systemd/system/tomslinkd.service.d &&
+        printf "[Service]\nReadWritePaths=/var/lib/prometheus/node-exporter\n" > /etc/systemd/system/tomslinkd.service.d/metrics.conf &&
+        printf "metrics:\n  textfile: /var/lib/prometheus/node-exporter/tomslink.prom\n" >> /etc/tomslink/tomslink.yaml &&
+        tomslinkd --check-config >/dev/null &&
+        systemctl daemon-reload && systemctl restart tomslinkd.service' > "$work/metrics.out" 2>&1
+    rc=$?
+    f=/var/lib/prometheus/node-exporter/tomslink.prom
+    for _ in $(seq 20); do in_ct test -s $f && break; sleep 0.5; done
+    st=$(in_ct stat -c '%a %U' $f 2>&1)
+    if [ $rc = 0 ] && [ "$st" = "644 tomslink" ] &&
+       in_ct grep -q '^tomslink_link_state{link="district",state="[a-z-]*"} 1$' $f &&
+       in_ct grep -q '^tomslink_credential_calendar_day_left{link="district"} [0-9]' $f &&
+       ! in_ct journalctl -u tomslinkd --no-pager | grep -q 'Cannot write the metrics file'; then
+        ok "$(describe_metrics)"
+    else
+        bad "$(describe_metrics): exit $rc, file '$st'"
+        { cat "$work/metrics.out"; in_ct journalctl -u tomslinkd --no-pager -n 20; } | diag
     fi
 }
 
