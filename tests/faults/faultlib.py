@@ -8,39 +8,10 @@ Each test is one program run as root by tests/faults/run.sh inside a
 private mount namespace with its own journald."""
 import atexit, base64, email, email.policy, glob, json, os, signal, socket, subprocess, sys, tempfile, threading, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from tap import Tap, wait_for  # noqa: E402,F401  (the fault tests take them from here)
+
 PY = "/usr/bin/python3"
-
-
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def ok(self, cond, what, diag=""):
-        self.n += 1
-        print(("ok %d - %s" % (self.n, what)) if cond else ("not ok %d - %s" % (self.n, what)), flush=True)
-        if not cond:
-            self.failed += 1
-            for line in str(diag).splitlines()[:40]:
-                print("# " + line, flush=True)
-        return cond
-
-    def note(self, text):
-        for line in str(text).splitlines():
-            print("# " + line, flush=True)
-
-    def done(self):
-        print("1..%d" % self.n, flush=True)
-        return 1 if self.failed or self.n == 0 else 0
-
-
-def wait_for(pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(step)
 
 
 def secret(tag):

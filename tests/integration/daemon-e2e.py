@@ -24,29 +24,11 @@ for line in open(os.path.join(SRC, "lib", "alert.h")):
         name, value = line.split()[1:3]
         IDS[name[len("ALERT_MESSAGE_ID_"):].lower().replace("_", "-")] = value.strip('"')
 
-n = 0
-failed = 0
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+from tap import Tap, wait_for  # noqa: E402
 
-
-def ok(cond, what, diag=""):
-    global n, failed
-    n += 1
-    print(("ok %d - %s" % (n, what)) if cond else ("not ok %d - %s" % (n, what)), flush=True)
-    if not cond:
-        failed += 1
-        for l in str(diag).splitlines()[:40]:
-            print("# " + l, flush=True)
-    return cond
-
-
-def wait_for(pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(step)
-
+tap = Tap()
+ok, skip = tap.ok, tap.skip
 
 # ---- scratch, PKI, servers --------------------------------------------------------
 
@@ -476,6 +458,6 @@ ok(noted("STOPPING=1", since), "STOPPING=1 on SIGTERM")
 ok(subprocess.run(["sqlite3", T + "/state/state.db", "PRAGMA integrity_check"], capture_output=True,
                   text=True).stdout.strip() == "ok", "the store is intact after the stop")
 
-print("1..%d" % n)
+rc = tap.done()
 cleanup()
-sys.exit(1 if failed else 0)
+sys.exit(rc)

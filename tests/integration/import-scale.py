@@ -20,19 +20,11 @@ TOMSLINKD = os.path.join(BUILD, "daemon", "tomslinkd")
 CTL = os.path.join(BUILD, "daemon", "ctl", "tomslinkctl")
 N = 10000
 
-n = failed = 0
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+from tap import Tap  # noqa: E402
 
-
-def ok(cond, what, diag=""):
-    global n, failed
-    n += 1
-    print(("ok %d - %s" % (n, what)) if cond else ("not ok %d - %s" % (n, what)), flush=True)
-    if not cond:
-        failed += 1
-        for line in str(diag).splitlines()[:30]:
-            print("# " + line, flush=True)
-    return cond
-
+tap = Tap()
+ok, skip = tap.ok, tap.skip
 
 T = tempfile.mkdtemp(prefix="tomslink-import-")
 daemon = None
@@ -115,7 +107,7 @@ try:
 except OSError:
     ready = False
 if not ok(ready, "tomslinkd with %d links is ready" % N, open(T + "/daemon.stderr").read()):
-    print("1..%d" % n)
+    tap.done()
     cleanup()
     sys.exit(1)
 
@@ -200,6 +192,6 @@ ok(not SHAPE.search(everything) and not any(b in everything for b in basic),
 db = b"".join(open(T + "/state/" + f, "rb").read() for f in os.listdir(T + "/state") if f.startswith("state.db"))
 ok(not SHAPE.search(db), "no secret in the clear in the state database")
 
-print("1..%d" % n)
+rc = tap.done()
 cleanup()
-sys.exit(1 if failed else 0)
+sys.exit(rc)

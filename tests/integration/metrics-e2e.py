@@ -24,7 +24,7 @@ left) - set with tomslinkctl, and writes metrics.textfile. Checks:
 
 Runs in a private mount namespace (metrics-e2e.sh) for the read-only bind
 mount. Usage: metrics-e2e.py BUILD_DIR SOURCE_DIR. Output: TAP."""
-import base64, ctypes, json, os, re, select, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time
+import base64, ctypes, json, os, re, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time
 from datetime import datetime
 
 BUILD, SRC = sys.argv[1], sys.argv[2]
@@ -34,35 +34,11 @@ PY = "/usr/bin/python3"
 PROMTOOL = shutil.which("promtool")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
 
-n = 0
-failed = 0
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+from tap import Tap, wait_for  # noqa: E402
 
-
-def ok(cond, what, diag=""):
-    global n, failed
-    n += 1
-    print(("ok %d - %s" % (n, what)) if cond else ("not ok %d - %s" % (n, what)), flush=True)
-    if not cond:
-        failed += 1
-        for l in str(diag).splitlines()[:40]:
-            print("# " + l, flush=True)
-    return cond
-
-
-def skip(what, why):
-    global n
-    n += 1
-    print("ok %d - %s # SKIP %s" % (n, what, why), flush=True)
-
-
-def wait_for(pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(step)
-
+tap = Tap()
+ok, skip = tap.ok, tap.skip
 
 T = tempfile.mkdtemp(prefix="tomslink-metrics-")
 procs = []
@@ -439,6 +415,6 @@ except subprocess.TimeoutExpired:
     rc = None
 ok(rc == 0 and os.path.exists(PROM2), "SIGTERM: exit 0, the last file stays (its write time then ages)", rc)
 
-print("1..%d" % n)
+rc = tap.done()
 cleanup()
-sys.exit(1 if failed else 0)
+sys.exit(rc)
