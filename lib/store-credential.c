@@ -17,17 +17,25 @@ void credential_info_done(CredentialInfo *c) {
         *c = (CredentialInfo) {};
 }
 
+static void credential_info_release(void *p) {
+        credential_info_done(p);
+}
+
 void credential_info_array_free(CredentialInfo *a, size_t n) {
         for (size_t i = 0; a && i < n; i++)
                 credential_info_done(a + i);
         free(a);
 }
 
+static void rotation_record_done(void *p) {
+        RotationRecord *x = p;
+        free(x->old_username);
+        free(x->new_username);
+}
+
 void rotation_record_array_free(RotationRecord *a, size_t n) {
-        for (size_t i = 0; a && i < n; i++) {
-                free(a[i].old_username);
-                free(a[i].new_username);
-        }
+        for (size_t i = 0; a && i < n; i++)
+                rotation_record_done(a + i);
         free(a);
 }
 
@@ -170,7 +178,8 @@ int store_credential_rotate(Store *s, const char *link, const char *username, co
 
 #define CREDENTIAL_COLUMNS "link, username, generated, set_at, set_by, generation, fingerprint"
 
-static int credential_info_read(sqlite3_stmt *st, CredentialInfo *ret) {
+/* ret: a CredentialInfo */
+static int credential_info_read(sqlite3_stmt *st, void *ret) {
         _cleanup_free_ char *link = NULL, *username = NULL;
         CredentialInfo c = {};
         int r;
@@ -189,7 +198,7 @@ static int credential_info_read(sqlite3_stmt *st, CredentialInfo *ret) {
         c.generation = (uint64_t) generation;
         c.link = TAKE_PTR(link);
         c.username = TAKE_PTR(username);
-        *ret = c;
+        *(CredentialInfo *) ret = c;
         return 0;
 }
 
@@ -273,32 +282,29 @@ int store_credential_get_secret(Store *s, const char *link, CredentialInfo *ret_
 int store_credential_list(Store *s, CredentialInfo **ret, size_t *ret_n) {
         static const char sql[] = "SELECT " CREDENTIAL_COLUMNS " FROM credential ORDER BY link";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        CredentialInfo *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         assert(s);
-        assert(ret);
-        assert(ret_n);
         r = store_prepare(s, sql, &st);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                r = STORE_ARRAY_RESERVE(a, cap, n);
-                if (r < 0)
-                        break;
-                r = credential_info_read(st, a + n);
-                if (r < 0)
-                        break;
-                n++;
-        }
-        if (r < 0) {
-                credential_info_array_free(a, n);
+        return STORE_READ_ROWS(s, st, credential_info_read, credential_info_release, ret, ret_n);
+}
+
+/* a row of store_credential_history() (time, uid, old_username,
+ * new_username, generated, generation, fingerprint) */
+static int rotation_record_read(sqlite3_stmt *st, void *ret) {
+        RotationRecord *x = ret;
+        int r;
+
+        x->when = store_column_usec(st, 0);
+        x->uid = (uid_t) sqlite3_column_int64(st, 1);
+        x->generated = store_column_usec(st, 4);
+        x->generation = (uint64_t) sqlite3_column_int64(st, 5);
+        if ((r = store_column_strdup(st, 2, false, &x->old_username)) < 0 ||
+            (r = store_column_strdup(st, 3, true, &x->new_username)) < 0)
                 return r;
-        }
-        *ret = a;
-        *ret_n = n;
-        return 0;
+        return fingerprint_copy(st, 6, x->fingerprint);
 }
 
 int store_credential_history(Store *s, const char *link, RotationRecord **ret, size_t *ret_n) {
@@ -306,13 +312,9 @@ int store_credential_history(Store *s, const char *link, RotationRecord **ret, s
                 "SELECT time, uid, old_username, new_username, generated, generation, fingerprint "
                 "FROM rotation WHERE link = ? ORDER BY generation";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        RotationRecord *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         assert(s);
-        assert(ret);
-        assert(ret_n);
         if (!link)
                 return -EINVAL;
         r = store_prepare(s, sql, &st);
@@ -321,30 +323,7 @@ int store_credential_history(Store *s, const char *link, RotationRecord **ret, s
         r = store_bind_text(st, 1, link);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                r = STORE_ARRAY_RESERVE(a, cap, n);
-                if (r < 0)
-                        break;
-                RotationRecord *x = a + n;
-                *x = (RotationRecord) {
-                        .when = store_column_usec(st, 0),
-                        .uid = (uid_t) sqlite3_column_int64(st, 1),
-                        .generated = store_column_usec(st, 4),
-                        .generation = (uint64_t) sqlite3_column_int64(st, 5),
-                };
-                n++;    /* from here on freed with the array */
-                if ((r = store_column_strdup(st, 2, false, &x->old_username)) < 0 ||
-                    (r = store_column_strdup(st, 3, true, &x->new_username)) < 0 ||
-                    (r = fingerprint_copy(st, 6, x->fingerprint)) < 0)
-                        break;
-        }
-        if (r < 0) {
-                rotation_record_array_free(a, n);
-                return r;
-        }
-        *ret = a;
-        *ret_n = n;
-        return 0;
+        return STORE_READ_ROWS(s, st, rotation_record_read, rotation_record_done, ret, ret_n);
 }
 
 static int link_cmp(const void *a, const void *b) {

@@ -85,10 +85,17 @@ void store_column_strcpy(sqlite3_stmt *st, int i, char *buf, size_t size);
 
 usec_t store_now(Store *s);
 
-/* Makes room for element n in a malloc()ed array, doubling its capacity,
- * so that reading many rows stays linear. */
-int store_array_reserve(void **array, size_t *capacity, size_t n, size_t size);
-#define STORE_ARRAY_RESERVE(a, cap, n) store_array_reserve((void **) &(a), &(cap), (n), sizeof(*(a)))
+/* Reads every row st has left into a new array of elements of size bytes:
+ * read() fills each element, zeroed first, from the current row. On
+ * failure each element begun, the one that failed included, is released
+ * with done() (when not NULL: it must take a zeroed or partly filled
+ * element), the array is freed and *ret is left alone. No rows: NULL, 0. */
+typedef int (*StoreRowRead)(sqlite3_stmt *st, void *element);
+typedef void (*StoreElementDone)(void *element);
+int store_read_rows(Store *s, sqlite3_stmt *st, size_t size, StoreRowRead read, StoreElementDone done, void **ret,
+                    size_t *ret_n);
+#define STORE_READ_ROWS(s, st, read, done, ret, ret_n) \
+        store_read_rows((s), (st), sizeof(**(ret)), (read), (done), (void **) (ret), (ret_n))
 
 /* State names stored in the outbox tables. */
 const char *outbox_state_to_string(OutboxState st);

@@ -112,11 +112,29 @@ int store_outbox_add(Store *s, const char *message_id, const char *link, AlertKi
 #define OUTBOX_COLUMNS \
         "id, message_id, link, kind, subject, data, created, attempts, next_attempt, last_error, state, finished"
 
+static void outbox_recipient_done(void *p) {
+        OutboxRecipient *x = p;
+        free(x->address);
+        free(x->error);
+}
+
+/* a row of outbox_read_recipients() (address, state, error) */
+static int outbox_recipient_read(sqlite3_stmt *st, void *ret) {
+        OutboxRecipient *x = ret;
+        int r;
+
+        x->state = state_from_string(recipient_state_table, _RECIPIENT_STATE_MAX, (const char *) sqlite3_column_text(st, 1));
+        if (x->state < 0)
+                return -EBADMSG;
+        if ((r = store_column_strdup(st, 0, true, &x->address)) < 0)
+                return r;
+        return store_column_strdup(st, 2, false, &x->error);
+}
+
 static int outbox_read_recipients(Store *s, OutboxMessage *m) {
         static const char sql[] =
                 "SELECT address, state, error FROM outbox_recipient WHERE outbox_id = ? ORDER BY position";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        size_t cap = 0;
         int r;
 
         r = store_prepare(s, sql, &st);
@@ -125,28 +143,12 @@ static int outbox_read_recipients(Store *s, OutboxMessage *m) {
         r = store_bind_int64(st, 1, m->id);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                r = STORE_ARRAY_RESERVE(m->recipients, cap, m->n_recipients);
-                if (r < 0)
-                        return r;
-                OutboxRecipient *x = m->recipients + m->n_recipients;
-                *x = (OutboxRecipient) {
-                        .state = state_from_string(recipient_state_table, _RECIPIENT_STATE_MAX,
-                                                   (const char *) sqlite3_column_text(st, 1)),
-                };
-                m->n_recipients++;
-                if (x->state < 0)
-                        return -EBADMSG;
-                if ((r = store_column_strdup(st, 0, true, &x->address)) < 0 ||
-                    (r = store_column_strdup(st, 2, false, &x->error)) < 0)
-                        return r;
-        }
-        return r;
+        return STORE_READ_ROWS(s, st, outbox_recipient_read, outbox_recipient_done, &m->recipients, &m->n_recipients);
 }
 
 /* Reads the current row of st (OUTBOX_COLUMNS); the recipients are read
  * after st is done with, since they need another statement. */
-static int outbox_read(sqlite3_stmt *st, OutboxMessage *ret) {
+static int outbox_read(sqlite3_stmt *st, void *ret) {
         OutboxMessage m = {
                 .id = sqlite3_column_int64(st, 0),
                 .kind = alert_kind_from_string((const char *) sqlite3_column_text(st, 3)),
@@ -168,24 +170,22 @@ static int outbox_read(sqlite3_stmt *st, OutboxMessage *ret) {
                 outbox_message_done(&m);
                 return r;
         }
-        *ret = m;
+        *(OutboxMessage *) ret = m;
         return 0;
 }
 
+static void outbox_message_release(void *p) {
+        outbox_message_done(p);
+}
+
 static int outbox_read_all(Store *s, sqlite3_stmt *st, OutboxMessage **ret, size_t *ret_n) {
-        OutboxMessage *a = NULL;
-        size_t n = 0, cap = 0;
+        OutboxMessage *a;
+        size_t n;
         int r;
 
-        while ((r = store_step(s, st)) > 0) {
-                r = STORE_ARRAY_RESERVE(a, cap, n);
-                if (r < 0)
-                        break;
-                r = outbox_read(st, a + n);
-                if (r < 0)
-                        break;
-                n++;
-        }
+        r = STORE_READ_ROWS(s, st, outbox_read, outbox_message_release, &a, &n);
+        if (r < 0)
+                return r;
         sqlite3_reset(st);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = outbox_read_recipients(s, a + i);

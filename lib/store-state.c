@@ -55,19 +55,23 @@ int store_ledger_record(Store *s, const char *link, AlertKind kind, const char *
         return r < 0 ? r : 0;
 }
 
+static int threshold_read(sqlite3_stmt *st, void *ret) {
+        int64_t t = sqlite3_column_int64(st, 0);
+        if (t < 0 || t > UINT_MAX)
+                return -EBADMSG;
+        *(unsigned *) ret = (unsigned) t;
+        return 0;
+}
+
 int store_ledger_thresholds(Store *s, const char *link, AlertKind kind, const char *scope, unsigned **ret,
                             size_t *ret_n) {
         static const char sql[] =
                 "SELECT threshold FROM ledger WHERE link = ? AND kind = ? AND scope = ? AND threshold >= 0 "
                 "ORDER BY threshold";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        _cleanup_free_ unsigned *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         assert(s);
-        assert(ret);
-        assert(ret_n);
         if (!alert_kind_is_valid(kind) || !scope)
                 return -EINVAL;
         r = store_prepare(s, sql, &st);
@@ -76,20 +80,7 @@ int store_ledger_thresholds(Store *s, const char *link, AlertKind kind, const ch
         if ((r = store_bind_text(st, 1, LEDGER_LINK(link))) < 0 ||
             (r = store_bind_text(st, 2, alert_kind_to_string(kind))) < 0 || (r = store_bind_text(st, 3, scope)) < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                int64_t t = sqlite3_column_int64(st, 0);
-                if (t < 0 || t > UINT_MAX)
-                        return -EBADMSG;
-                r = STORE_ARRAY_RESERVE(a, cap, n);
-                if (r < 0)
-                        return r;
-                a[n++] = (unsigned) t;
-        }
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(a);
-        *ret_n = n;
-        return 0;
+        return STORE_READ_ROWS(s, st, threshold_read, NULL, ret, ret_n);
 }
 
 int store_ledger_last(Store *s, const char *link, AlertKind kind, const char *scope, usec_t *ret) {
@@ -137,12 +128,30 @@ int store_ledger_prune(Store *s, const char *link, AlertKind kind, const char *k
         return store_tx_end(s, r);
 }
 
+static void ledger_record_done(void *p) {
+        LedgerRecord *x = p;
+        free(x->link);
+        free(x->scope);
+}
+
 void ledger_record_array_free(LedgerRecord *a, size_t n) {
-        for (size_t i = 0; a && i < n; i++) {
-                free(a[i].link);
-                free(a[i].scope);
-        }
+        for (size_t i = 0; a && i < n; i++)
+                ledger_record_done(a + i);
         free(a);
+}
+
+/* a row of store_ledger_list() (link, scope, threshold, time), but for its kind */
+static int ledger_record_read(sqlite3_stmt *st, void *ret) {
+        LedgerRecord *x = ret;
+        int r;
+
+        x->threshold = sqlite3_column_int64(st, 2);
+        x->time = store_column_usec(st, 3);
+        if ((r = store_column_strdup(st, 0, true, &x->link)) < 0 || (r = store_column_strdup(st, 1, true, &x->scope)) < 0)
+                return r;
+        if (isempty(x->link))   /* LEDGER_LINK() */
+                x->link = mfree(x->link);
+        return 0;
 }
 
 int store_ledger_list(Store *s, AlertKind kind, LedgerRecord **ret, size_t *ret_n) {
@@ -150,8 +159,6 @@ int store_ledger_list(Store *s, AlertKind kind, LedgerRecord **ret, size_t *ret_
         static const char sql[] =
                 "SELECT link, scope, threshold, time FROM ledger WHERE kind = ? ORDER BY link, kind, scope, threshold";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        LedgerRecord *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         assert(s);
@@ -165,29 +172,11 @@ int store_ledger_list(Store *s, AlertKind kind, LedgerRecord **ret, size_t *ret_
         r = store_bind_text(st, 1, alert_kind_to_string(kind));
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                r = STORE_ARRAY_RESERVE(a, cap, n);
-                if (r < 0)
-                        break;
-                LedgerRecord *e = a + n;
-                *e = (LedgerRecord) {
-                        .kind = kind,
-                        .threshold = sqlite3_column_int64(st, 2),
-                        .time = store_column_usec(st, 3),
-                };
-                n++;    /* from here on freed with the array */
-                if ((r = store_column_strdup(st, 0, true, &e->link)) < 0 ||
-                    (r = store_column_strdup(st, 1, true, &e->scope)) < 0)
-                        break;
-                if (isempty(e->link))   /* LEDGER_LINK() */
-                        e->link = mfree(e->link);
-        }
-        if (r < 0) {
-                ledger_record_array_free(a, n);
+        r = STORE_READ_ROWS(s, st, ledger_record_read, ledger_record_done, ret, ret_n);
+        if (r < 0)
                 return r;
-        }
-        *ret = a;
-        *ret_n = n;
+        for (size_t i = 0; i < *ret_n; i++)
+                (*ret)[i].kind = kind;
         return 0;
 }
 
@@ -199,6 +188,10 @@ void problem_done(Problem *p) {
         free(p->link);
         free(p->last_error);
         *p = (Problem) { .kind = _ALERT_KIND_INVALID, .last_class = _PROBE_CLASS_INVALID };
+}
+
+static void problem_release(void *p) {
+        problem_done(p);
 }
 
 void problem_array_free(Problem *a, size_t n) {
@@ -260,7 +253,8 @@ int store_problem_delete(Store *s, const char *link, AlertKind kind) {
 #define PROBLEM_COLUMNS \
         "link, kind, since, failures, last_class, last_http_status, last_error, notified, last_notified"
 
-static int problem_read(sqlite3_stmt *st, Problem *ret) {
+/* ret: a Problem */
+static int problem_read(sqlite3_stmt *st, void *ret) {
         Problem p = { .last_class = _PROBE_CLASS_INVALID };
         int r;
 
@@ -285,7 +279,7 @@ static int problem_read(sqlite3_stmt *st, Problem *ret) {
                 problem_done(&p);
                 return r;
         }
-        *ret = p;
+        *(Problem *) ret = p;
         return 0;
 }
 
@@ -314,34 +308,15 @@ int store_problem_list(Store *s, const char *link, Problem **ret, size_t *ret_n)
         static const char sql_one[] = "SELECT " PROBLEM_COLUMNS " FROM problem WHERE link = ? ORDER BY since, kind";
         static const char sql_all[] = "SELECT " PROBLEM_COLUMNS " FROM problem ORDER BY link, since, kind";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        Problem *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         assert(s);
-        assert(ret);
-        assert(ret_n);
         r = store_prepare(s, link ? sql_one : sql_all, &st);
         if (r < 0)
                 return r;
         if (link && (r = store_bind_text(st, 1, link)) < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                r = STORE_ARRAY_RESERVE(a, cap, n);
-                if (r < 0)
-                        break;
-                r = problem_read(st, a + n);
-                if (r < 0)
-                        break;
-                n++;
-        }
-        if (r < 0) {
-                problem_array_free(a, n);
-                return r;
-        }
-        *ret = a;
-        *ret_n = n;
-        return 0;
+        return STORE_READ_ROWS(s, st, problem_read, problem_release, ret, ret_n);
 }
 
 /* ---- counters --------------------------------------------------------------- */
@@ -407,65 +382,71 @@ int store_counters_put(Store *s, const char *link, const LinkCounters *c) {
         return r < 0 ? r : 0;
 }
 
+static void link_counters_entry_done(void *p) {
+        free(((LinkCountersEntry *) p)->link);
+}
+
 void link_counters_entry_array_free(LinkCountersEntry *a, size_t n) {
         for (size_t i = 0; a && i < n; i++)
-                free(a[i].link);
+                link_counters_entry_done(a + i);
         free(a);
+}
+
+/* a row of store_counters_list() (link, failures, auth_failures, last_probe, last_ok) */
+static int link_counters_entry_read(sqlite3_stmt *st, void *ret) {
+        LinkCountersEntry *x = ret;
+        int64_t f = sqlite3_column_int64(st, 1), au = sqlite3_column_int64(st, 2);
+
+        if (f < 0 || f > UINT_MAX || au < 0 || au > UINT_MAX)
+                return -EBADMSG;
+        x->counters = (LinkCounters) {
+                .failures = (unsigned) f,
+                .auth_failures = (unsigned) au,
+                .last_probe = store_column_usec(st, 3),
+                .last_ok = store_column_usec(st, 4),
+        };
+        return store_column_strdup(st, 0, true, &x->link);
 }
 
 int store_counters_list(Store *s, LinkCountersEntry **ret, size_t *ret_n) {
         static const char sql[] =
                 "SELECT link, failures, auth_failures, last_probe, last_ok FROM counters ORDER BY link";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        LinkCountersEntry *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         assert(s);
-        assert(ret);
-        assert(ret_n);
         r = store_prepare(s, sql, &st);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                int64_t f = sqlite3_column_int64(st, 1), au = sqlite3_column_int64(st, 2);
-                if (f < 0 || f > UINT_MAX || au < 0 || au > UINT_MAX) {
-                        r = -EBADMSG;
-                        break;
-                }
-                r = STORE_ARRAY_RESERVE(a, cap, n);
-                if (r < 0)
-                        break;
-                a[n] = (LinkCountersEntry) {
-                        .counters = {
-                                .failures = (unsigned) f,
-                                .auth_failures = (unsigned) au,
-                                .last_probe = store_column_usec(st, 3),
-                                .last_ok = store_column_usec(st, 4),
-                        },
-                };
-                r = store_column_strdup(st, 0, true, &a[n].link);
-                if (r < 0)
-                        break;
-                n++;
-        }
-        if (r < 0) {
-                link_counters_entry_array_free(a, n);
-                return r;
-        }
-        *ret = a;
-        *ret_n = n;
-        return 0;
+        return STORE_READ_ROWS(s, st, link_counters_entry_read, link_counters_entry_done, ret, ret_n);
 }
 
 /* ---- alert log ------------------------------------------------------------- */
 
+static void alert_log_entry_done(void *p) {
+        AlertLogEntry *x = p;
+        free(x->link);
+        free(x->summary);
+}
+
 void alert_log_entry_array_free(AlertLogEntry *a, size_t n) {
-        for (size_t i = 0; a && i < n; i++) {
-                free(a[i].link);
-                free(a[i].summary);
-        }
+        for (size_t i = 0; a && i < n; i++)
+                alert_log_entry_done(a + i);
         free(a);
+}
+
+/* a row of store_alert_log_list() (id, time, link, kind, priority, held, summary) */
+static int alert_log_entry_read(sqlite3_stmt *st, void *ret) {
+        AlertLogEntry *x = ret;
+        int r;
+
+        x->id = sqlite3_column_int64(st, 0);
+        x->time = store_column_usec(st, 1);
+        x->priority = sqlite3_column_int(st, 4);
+        x->held = sqlite3_column_int64(st, 5) != 0;
+        if ((r = column_alert_kind(st, 3, &x->kind)) < 0 || (r = store_column_strdup(st, 2, false, &x->link)) < 0)
+                return r;
+        return store_column_strdup(st, 6, true, &x->summary);
 }
 
 int store_alert_log_append(Store *s, const Alert *a, const char *summary) {
@@ -509,13 +490,9 @@ int store_alert_log_list(Store *s, const char *link, size_t max, AlertLogEntry *
         static const char sql_all[] =
                 "SELECT id, time, link, kind, priority, held, summary FROM alert_log ORDER BY id DESC LIMIT ?";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        AlertLogEntry *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         assert(s);
-        assert(ret);
-        assert(ret_n);
         r = store_prepare(s, link ? sql_one : sql_all, &st);
         if (r < 0)
                 return r;
@@ -525,30 +502,7 @@ int store_alert_log_list(Store *s, const char *link, size_t max, AlertLogEntry *
         } else if ((r = store_bind_int64(st, 1, limit_to_int64(max))) < 0)
                 return r;
 
-        while ((r = store_step(s, st)) > 0) {
-                r = STORE_ARRAY_RESERVE(a, cap, n);
-                if (r < 0)
-                        break;
-                AlertLogEntry *e = a + n;
-                *e = (AlertLogEntry) {
-                        .id = sqlite3_column_int64(st, 0),
-                        .time = store_column_usec(st, 1),
-                        .priority = sqlite3_column_int(st, 4),
-                        .held = sqlite3_column_int64(st, 5) != 0,
-                };
-                n++;
-                if ((r = column_alert_kind(st, 3, &e->kind)) < 0 ||
-                    (r = store_column_strdup(st, 2, false, &e->link)) < 0 ||
-                    (r = store_column_strdup(st, 6, true, &e->summary)) < 0)
-                        break;
-        }
-        if (r < 0) {
-                alert_log_entry_array_free(a, n);
-                return r;
-        }
-        *ret = a;
-        *ret_n = n;
-        return 0;
+        return STORE_READ_ROWS(s, st, alert_log_entry_read, alert_log_entry_done, ret, ret_n);
 }
 
 /* ---- silences --------------------------------------------------------------- */
@@ -559,6 +513,10 @@ void silence_done(Silence *x) {
         free(x->link);
         free(x->reason);
         *x = (Silence) {};
+}
+
+static void silence_release(void *p) {
+        silence_done(p);
 }
 
 void silence_array_free(Silence *a, size_t n) {
@@ -615,7 +573,8 @@ int store_silence_delete(Store *s, const char *link) {
         return r == 0 ? -ENOENT : 0;
 }
 
-static int silence_read(sqlite3_stmt *st, Silence *ret) {
+/* ret: a Silence */
+static int silence_read(sqlite3_stmt *st, void *ret) {
         Silence x = {
                 .until = store_column_usec(st, 1),
                 .uid = (uid_t) sqlite3_column_int64(st, 3),
@@ -626,7 +585,7 @@ static int silence_read(sqlite3_stmt *st, Silence *ret) {
                 silence_done(&x);
                 return r;
         }
-        *ret = x;
+        *(Silence *) ret = x;
         return 0;
 }
 
@@ -655,7 +614,7 @@ int store_silence_list(Store *s, usec_t now, Silence **ret, size_t *ret_n) {
         static const char sql_expire[] = "DELETE FROM silence WHERE until <= ?";
         static const char sql[] = "SELECT link, until, reason, uid, created FROM silence ORDER BY link";
         Silence *a = NULL;
-        size_t n = 0, cap = 0;
+        size_t n = 0;
         int r;
 
         assert(s);
@@ -674,15 +633,8 @@ int store_silence_list(Store *s, usec_t now, Silence **ret, size_t *ret_n) {
         if (r >= 0) {
                 _cleanup_reset_ sqlite3_stmt *st = NULL;
                 r = store_prepare(s, sql, &st);
-                while (r >= 0 && (r = store_step(s, st)) > 0) {
-                        r = STORE_ARRAY_RESERVE(a, cap, n);
-                        if (r < 0)
-                                break;
-                        r = silence_read(st, a + n);
-                        if (r < 0)
-                                break;
-                        n++;
-                }
+                if (r >= 0)
+                        r = STORE_READ_ROWS(s, st, silence_read, silence_release, &a, &n);
         }
         r = store_tx_end(s, r);
         if (r < 0) {
@@ -781,7 +733,8 @@ int store_probe_prune(Store *s, const char *link, unsigned limit) {
         "time, class, http_status, error, dns, connect, tls, first_byte, total, cert_not_after, cert_subject, " \
         "cert_sha256"
 
-static int probe_read(sqlite3_stmt *st, ProbeResult *ret) {
+/* ret: a ProbeResult */
+static int probe_read(sqlite3_stmt *st, void *ret) {
         ProbeResult p = {
                 .klass = probe_class_from_string((const char *) sqlite3_column_text(st, 1)),
                 .time = store_column_usec(st, 0),
@@ -798,7 +751,7 @@ static int probe_read(sqlite3_stmt *st, ProbeResult *ret) {
         store_column_strcpy(st, 3, p.error, sizeof p.error);
         store_column_strcpy(st, 10, p.cert_subject, sizeof p.cert_subject);
         store_column_strcpy(st, 11, p.cert_sha256, sizeof p.cert_sha256);
-        *ret = p;
+        *(ProbeResult *) ret = p;
         return 0;
 }
 
@@ -806,13 +759,9 @@ int store_probe_list(Store *s, const char *link, size_t max, ProbeResult **ret, 
         static const char sql[] =
                 "SELECT " PROBE_COLUMNS " FROM probe WHERE link = ? ORDER BY time DESC, id DESC LIMIT ?";
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        _cleanup_free_ ProbeResult *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         assert(s);
-        assert(ret);
-        assert(ret_n);
         if (!link)
                 return -EINVAL;
         r = store_prepare(s, sql, &st);
@@ -820,20 +769,7 @@ int store_probe_list(Store *s, const char *link, size_t max, ProbeResult **ret, 
                 return r;
         if ((r = store_bind_text(st, 1, link)) < 0 || (r = store_bind_int64(st, 2, limit_to_int64(max))) < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                r = STORE_ARRAY_RESERVE(a, cap, n);
-                if (r < 0)
-                        return r;
-                r = probe_read(st, a + n);
-                if (r < 0)
-                        return r;
-                n++;
-        }
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(a);
-        *ret_n = n;
-        return 0;
+        return STORE_READ_ROWS(s, st, probe_read, NULL, ret, ret_n);
 }
 
 int store_probe_latest(Store *s, const char *link, ProbeResult *ret_last, ProbeResult *ret_cert) {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "fs-util.h"
@@ -396,7 +397,9 @@ usec_t store_now(Store *s) {
         return clock_realtime(s->clock);
 }
 
-int store_array_reserve(void **array, size_t *capacity, size_t n, size_t size) {
+/* Makes room for element n in a malloc()ed array, doubling its capacity,
+ * so that reading many rows stays linear. */
+static int store_array_reserve(void **array, size_t *capacity, size_t n, size_t size) {
         if (n < *capacity)
                 return 0;
         size_t c = MAX(*capacity * 2, (size_t) 16);
@@ -407,6 +410,37 @@ int store_array_reserve(void **array, size_t *capacity, size_t n, size_t size) {
                 return -ENOMEM;
         *array = p;
         *capacity = c;
+        return 0;
+}
+
+int store_read_rows(Store *s, sqlite3_stmt *st, size_t size, StoreRowRead read, StoreElementDone done, void **ret,
+                    size_t *ret_n) {
+        void *a = NULL;
+        size_t n = 0, cap = 0, begun = 0;
+        int r;
+
+        assert(ret);
+        assert(ret_n);
+        while ((r = store_step(s, st)) > 0) {
+                r = store_array_reserve(&a, &cap, n, size);
+                if (r < 0)
+                        break;
+                void *e = (char *) a + n * size;
+                memset(e, 0, size);
+                begun = n + 1;
+                r = read(st, e);
+                if (r < 0)
+                        break;
+                n++;
+        }
+        if (r < 0) {
+                for (size_t i = 0; done && i < begun; i++)
+                        done((char *) a + i * size);
+                free(a);
+                return r;
+        }
+        *ret = a;
+        *ret_n = n;
         return 0;
 }
 
