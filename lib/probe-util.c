@@ -163,7 +163,9 @@ int probe_cert_from_chain(STACK_OF(X509) *chain, ProbeCert *ret) {
 }
 
 static json_object *parse_json_object(const char *body, size_t size) {
-        if (!body || size == 0 || size > PROBE_TOKEN_RESPONSE_MAX)
+        /* a JSON text has no NUL byte; json-c would stop at one inside an
+         * unterminated trailing comment and call the object complete */
+        if (!body || size == 0 || size > PROBE_TOKEN_RESPONSE_MAX || memchr(body, 0, size))
                 return NULL;
         json_tokener *tok = json_tokener_new_ex(8);
         if (!tok)
@@ -172,7 +174,7 @@ static json_object *parse_json_object(const char *body, size_t size) {
         bool ok = o && json_tokener_get_error(tok) == json_tokener_success && json_object_is_type(o, json_type_object);
         /* only white space may follow the object */
         for (size_t i = ok ? json_tokener_get_parse_end(tok) : size; i < size; i++)
-                if (body[i] == '\0' || !strchr(" \t\r\n", body[i])) {   /* strchr() finds the NUL too */
+                if (!strchr(" \t\r\n", body[i])) {
                         ok = false;
                         break;
                 }
