@@ -339,6 +339,34 @@ static int malformed(ProtocolFailure *f, const char *what) {
                              saved[0] == '\0' ? "" : ": ", saved);
 }
 
+/* The rows of one table of the reply: decodes one element of the array
+ * and adds its row, or returns < 0 with the failure filled in. */
+typedef int (*TableRowFunc)(const Context *ctx, Table *t, json_object *element, ProtocolFailure *failure);
+
+/* A table built from an array of the reply (NULL when the reply has
+ * none), written after title (may be NULL) when the array has elements;
+ * an element that does not decode is a malformed reply, named by what. */
+static int table_section(const Context *ctx, json_object *array, const char *title, size_t n_headers,
+                         const char *const *headers, TableRowFunc add_row, const char *what, StrBuf *out,
+                         ProtocolFailure *failure) {
+        size_t n = array ? json_object_array_length(array) : 0;
+        Table t;
+
+        if (n == 0)
+                return 0;
+        table_init(&t, n_headers, headers);
+        for (size_t i = 0; i < n; i++)
+                if (add_row(ctx, &t, json_object_array_get_idx(array, i), failure) < 0) {
+                        table_done(&t);
+                        return malformed(failure, what);
+                }
+        if (title)
+                strbuf_puts(out, title);
+        table_render(&t, ctx->o, out);
+        table_done(&t);
+        return 0;
+}
+
 static const char *probe_summary(const ProbeResult *p, char *buf, size_t n) {
         char ms[32];
         if (p->http_status > 0)
@@ -463,6 +491,50 @@ static void put_field(StrBuf *out, const char *label, const char *fmt, ...) {
         strbuf_done(&b);
 }
 
+static int show_probe_row(const Context *ctx, Table *t, json_object *element, ProtocolFailure *failure) {
+        ProbeResult p;
+        char a[64], b[64];
+        int r = protocol_probe_result_from_json(element, &p, failure);
+        if (r < 0)
+                return r;
+        table_add(t, NULL, "%s", fmt_time(ctx, p.time, a, sizeof a));
+        table_add(t, probe_color(p.klass), "%s", probe_class_to_string(p.klass));
+        if (p.http_status > 0)
+                table_add(t, NULL, "%ld", p.http_status);
+        else
+                table_add(t, NULL, "-");
+        table_add(t, NULL, "%s", fmt_ms(p.total, b, sizeof b));
+        table_add(t, NULL, "%s", p.error);
+        return 0;
+}
+
+static int show_problem_row(const Context *ctx, Table *t, json_object *element, ProtocolFailure *failure) {
+        Problem p;
+        char a[64];
+        int r = protocol_problem_from_json(element, &p, failure);
+        if (r < 0)
+                return r;
+        table_add(t, ANSI_RED, "%s", alert_kind_to_string(p.kind));
+        table_add(t, NULL, "%s", fmt_time(ctx, p.since, a, sizeof a));
+        table_add(t, NULL, "%u", p.failures);
+        table_add(t, NULL, "%s", p.last_error ?: "");
+        protocol_problem_done(&p);
+        return 0;
+}
+
+static int show_alert_row(const Context *ctx, Table *t, json_object *element, ProtocolFailure *failure) {
+        AlertLogEntry e;
+        char a[64];
+        int r = protocol_alert_entry_from_json(element, &e, failure);
+        if (r < 0)
+                return r;
+        table_add(t, NULL, "%s", fmt_time(ctx, e.time, a, sizeof a));
+        table_add(t, NULL, "%s%s", alert_kind_to_string(e.kind), e.held ? " (held)" : "");
+        table_add(t, NULL, "%s", e.summary ?: "");
+        protocol_alert_entry_done(&e);
+        return 0;
+}
+
 static int text_show(json_object *data, const CtlOutputOptions *o, StrBuf *out, ProtocolFailure *failure) {
         Context ctx;
         json_object *link, *probes, *problems, *alerts;
@@ -553,81 +625,39 @@ static int text_show(json_object *data, const CtlOutputOptions *o, StrBuf *out, 
                 put_field(out, "Next probe", "%s", fmt_time(&ctx, s.next_probe, a, sizeof a));
         protocol_link_status_done(&s);
 
-        size_t n = probes ? json_object_array_length(probes) : 0;
-        if (n > 0) {
-                static const char *const headers[] = { "TIME", "RESULT", "HTTP>", "TOTAL>", "ERROR" };
-                Table t;
-                table_init(&t, ELEMENTSOF(headers), headers);
-                strbuf_puts(out, "\nRecent probes:\n");
-                for (size_t i = 0; i < n; i++) {
-                        ProbeResult p;
-                        if (protocol_probe_result_from_json(json_object_array_get_idx(probes, i), &p, failure) < 0) {
-                                table_done(&t);
-                                context_done(&ctx);
-                                return malformed(failure, "show: recent_probes");
-                        }
-                        table_add(&t, NULL, "%s", fmt_time(&ctx, p.time, a, sizeof a));
-                        table_add(&t, probe_color(p.klass), "%s", probe_class_to_string(p.klass));
-                        if (p.http_status > 0)
-                                table_add(&t, NULL, "%ld", p.http_status);
-                        else
-                                table_add(&t, NULL, "-");
-                        table_add(&t, NULL, "%s", fmt_ms(p.total, b, sizeof b));
-                        table_add(&t, NULL, "%s", p.error);
-                }
-                table_render(&t, o, out);
-                table_done(&t);
-        }
-
-        n = problems ? json_object_array_length(problems) : 0;
-        if (n > 0) {
-                static const char *const headers[] = { "KIND", "SINCE", "FAILURES>", "LAST ERROR" };
-                Table t;
-                table_init(&t, ELEMENTSOF(headers), headers);
-                strbuf_puts(out, "\nOpen problems:\n");
-                for (size_t i = 0; i < n; i++) {
-                        Problem p;
-                        if (protocol_problem_from_json(json_object_array_get_idx(problems, i), &p, failure) < 0) {
-                                table_done(&t);
-                                context_done(&ctx);
-                                return malformed(failure, "show: open_problems");
-                        }
-                        table_add(&t, ANSI_RED, "%s", alert_kind_to_string(p.kind));
-                        table_add(&t, NULL, "%s", fmt_time(&ctx, p.since, a, sizeof a));
-                        table_add(&t, NULL, "%u", p.failures);
-                        table_add(&t, NULL, "%s", p.last_error ?: "");
-                        protocol_problem_done(&p);
-                }
-                table_render(&t, o, out);
-                table_done(&t);
-        }
-
-        n = alerts ? json_object_array_length(alerts) : 0;
-        if (n > 0) {
-                static const char *const headers[] = { "TIME", "KIND", "SUMMARY" };
-                Table t;
-                table_init(&t, ELEMENTSOF(headers), headers);
-                strbuf_puts(out, "\nRecent alerts:\n");
-                for (size_t i = 0; i < n; i++) {
-                        AlertLogEntry e;
-                        if (protocol_alert_entry_from_json(json_object_array_get_idx(alerts, i), &e, failure) < 0) {
-                                table_done(&t);
-                                context_done(&ctx);
-                                return malformed(failure, "show: recent_alerts");
-                        }
-                        table_add(&t, NULL, "%s", fmt_time(&ctx, e.time, a, sizeof a));
-                        table_add(&t, NULL, "%s%s", alert_kind_to_string(e.kind), e.held ? " (held)" : "");
-                        table_add(&t, NULL, "%s", e.summary ?: "");
-                        protocol_alert_entry_done(&e);
-                }
-                table_render(&t, o, out);
-                table_done(&t);
-        }
+        static const char *const probe_headers[] = { "TIME", "RESULT", "HTTP>", "TOTAL>", "ERROR" };
+        static const char *const problem_headers[] = { "KIND", "SINCE", "FAILURES>", "LAST ERROR" };
+        static const char *const alert_headers[] = { "TIME", "KIND", "SUMMARY" };
+        r = table_section(&ctx, probes, "\nRecent probes:\n", ELEMENTSOF(probe_headers), probe_headers,
+                          show_probe_row, "show: recent_probes", out, failure);
+        if (r >= 0)
+                r = table_section(&ctx, problems, "\nOpen problems:\n", ELEMENTSOF(problem_headers),
+                                  problem_headers, show_problem_row, "show: open_problems", out, failure);
+        if (r >= 0)
+                r = table_section(&ctx, alerts, "\nRecent alerts:\n", ELEMENTSOF(alert_headers), alert_headers,
+                                  show_alert_row, "show: recent_alerts", out, failure);
         context_done(&ctx);
-        return 0;
+        return r;
 }
 
 /* ---- credential history ------------------------------------------------------------- */
+
+static int history_row(const Context *ctx, Table *t, json_object *element, ProtocolFailure *failure) {
+        RotationRecord rr;
+        char a[64], b[64], u[64];
+        int r = protocol_rotation_from_json(element, &rr, failure);
+        if (r < 0)
+                return r;
+        table_add(t, NULL, "%s", fmt_time(ctx, rr.when, a, sizeof a));
+        table_add(t, NULL, "%s", fmt_user(rr.uid, u, sizeof u));
+        table_add(t, NULL, "%s", rr.old_username ?: "-");
+        table_add(t, NULL, "%s", rr.new_username ?: "-");
+        table_add(t, NULL, "%s", fmt_time(ctx, rr.generated, b, sizeof b));
+        table_add(t, NULL, "%" PRIu64, rr.generation);
+        table_add(t, NULL, "%s", isempty(rr.fingerprint) ? "-" : rr.fingerprint);
+        protocol_rotation_done(&rr);
+        return 0;
+}
 
 static int text_history(json_object *data, const CtlOutputOptions *o, StrBuf *out, ProtocolFailure *failure) {
         static const char *const headers[] = { "WHEN", "BY", "OLD USERNAME", "NEW USERNAME", "GENERATED",
@@ -635,7 +665,7 @@ static int text_history(json_object *data, const CtlOutputOptions *o, StrBuf *ou
         Context ctx;
         json_object *rotations;
         const char *link;
-        Table t;
+        int r;
 
         if (context_init(&ctx, data, o, failure) < 0)
                 return malformed(failure, "credential history");
@@ -652,38 +682,65 @@ static int text_history(json_object *data, const CtlOutputOptions *o, StrBuf *ou
                 context_done(&ctx);
                 return 0;
         }
-        table_init(&t, ELEMENTSOF(headers), headers);
-        for (size_t i = 0; i < n; i++) {
-                RotationRecord rr;
-                char a[64], b[64], u[64];
-                if (protocol_rotation_from_json(json_object_array_get_idx(rotations, i), &rr, failure) < 0) {
-                        table_done(&t);
-                        context_done(&ctx);
-                        return malformed(failure, "credential history");
-                }
-                table_add(&t, NULL, "%s", fmt_time(&ctx, rr.when, a, sizeof a));
-                table_add(&t, NULL, "%s", fmt_user(rr.uid, u, sizeof u));
-                table_add(&t, NULL, "%s", rr.old_username ?: "-");
-                table_add(&t, NULL, "%s", rr.new_username ?: "-");
-                table_add(&t, NULL, "%s", fmt_time(&ctx, rr.generated, b, sizeof b));
-                table_add(&t, NULL, "%" PRIu64, rr.generation);
-                table_add(&t, NULL, "%s", isempty(rr.fingerprint) ? "-" : rr.fingerprint);
-                protocol_rotation_done(&rr);
-        }
-        table_render(&t, o, out);
-        table_done(&t);
-        if (o->legend)
+        r = table_section(&ctx, rotations, NULL, ELEMENTSOF(headers), headers, history_row, "credential history", out,
+                          failure);
+        if (r >= 0 && o->legend)
                 strbuf_printf(out, "\n%zu rotation%s.\n", n, n == 1 ? "" : "s");
         context_done(&ctx);
-        return 0;
+        return r;
 }
 
 /* ---- alerts ------------------------------------------------------------------------ */
 
+static int alerts_problem_row(const Context *ctx, Table *t, json_object *element, ProtocolFailure *failure) {
+        Problem p;
+        char a[64], b[64];
+        int r = protocol_problem_from_json(element, &p, failure);
+        if (r < 0)
+                return r;
+        table_add(t, NULL, "%s", p.link);
+        table_add(t, ANSI_RED, "%s", alert_kind_to_string(p.kind));
+        table_add(t, NULL, "%s", fmt_time(ctx, p.since, a, sizeof a));
+        table_add(t, NULL, "%u", p.failures);
+        table_add(t, NULL, "%s", p.notified ? fmt_time(ctx, p.last_notified ?: p.notified, b, sizeof b) : "not yet");
+        table_add(t, NULL, "%s", p.last_error ?: "");
+        protocol_problem_done(&p);
+        return 0;
+}
+
+static int alerts_silence_row(const Context *ctx, Table *t, json_object *element, ProtocolFailure *failure) {
+        Silence s;
+        char a[64], u[64];
+        int r = protocol_silence_from_json(element, &s, failure);
+        if (r < 0)
+                return r;
+        table_add(t, NULL, "%s", s.link);
+        table_add(t, NULL, "%s", fmt_time(ctx, s.until, a, sizeof a));
+        table_add(t, NULL, "%s", fmt_user(s.uid, u, sizeof u));
+        table_add(t, NULL, "%s", s.reason ?: "");
+        protocol_silence_done(&s);
+        return 0;
+}
+
+static int alerts_recent_row(const Context *ctx, Table *t, json_object *element, ProtocolFailure *failure) {
+        AlertLogEntry e;
+        char a[64];
+        int r = protocol_alert_entry_from_json(element, &e, failure);
+        if (r < 0)
+                return r;
+        table_add(t, NULL, "%s", fmt_time(ctx, e.time, a, sizeof a));
+        table_add(t, NULL, "%s", e.link ?: "-");
+        table_add(t, e.priority <= LOG_ERR ? ANSI_RED : e.priority == LOG_WARNING ? ANSI_YELLOW : NULL, "%s%s",
+                  alert_kind_to_string(e.kind), e.held ? " (held)" : "");
+        table_add(t, NULL, "%s", e.summary ?: "");
+        protocol_alert_entry_done(&e);
+        return 0;
+}
+
 static int text_alerts(json_object *data, const CtlOutputOptions *o, StrBuf *out, ProtocolFailure *failure) {
         Context ctx;
         json_object *problems, *silences, *recent;
-        char a[64], b[64], u[64];
+        int r;
 
         if (context_init(&ctx, data, o, failure) < 0)
                 return malformed(failure, "alerts");
@@ -694,82 +751,22 @@ static int text_alerts(json_object *data, const CtlOutputOptions *o, StrBuf *out
                 return malformed(failure, "alerts");
         }
 
-        size_t n = problems ? json_object_array_length(problems) : 0;
-        if (n == 0)
+        static const char *const problem_headers[] = { "LINK", "KIND", "SINCE", "FAILURES>", "NOTIFIED",
+                                                        "LAST ERROR" };
+        static const char *const silence_headers[] = { "LINK", "UNTIL", "BY", "REASON" };
+        static const char *const alert_headers[] = { "TIME", "LINK", "KIND", "SUMMARY" };
+        if (!problems || json_object_array_length(problems) == 0)
                 strbuf_puts(out, "No open problems.\n");
-        else {
-                static const char *const headers[] = { "LINK", "KIND", "SINCE", "FAILURES>", "NOTIFIED", "LAST ERROR" };
-                Table t;
-                table_init(&t, ELEMENTSOF(headers), headers);
-                strbuf_puts(out, "Open problems:\n");
-                for (size_t i = 0; i < n; i++) {
-                        Problem p;
-                        if (protocol_problem_from_json(json_object_array_get_idx(problems, i), &p, failure) < 0) {
-                                table_done(&t);
-                                context_done(&ctx);
-                                return malformed(failure, "alerts: open_problems");
-                        }
-                        table_add(&t, NULL, "%s", p.link);
-                        table_add(&t, ANSI_RED, "%s", alert_kind_to_string(p.kind));
-                        table_add(&t, NULL, "%s", fmt_time(&ctx, p.since, a, sizeof a));
-                        table_add(&t, NULL, "%u", p.failures);
-                        table_add(&t, NULL, "%s", p.notified ? fmt_time(&ctx, p.last_notified ?: p.notified, b, sizeof b)
-                                                             : "not yet");
-                        table_add(&t, NULL, "%s", p.last_error ?: "");
-                        protocol_problem_done(&p);
-                }
-                table_render(&t, o, out);
-                table_done(&t);
-        }
-
-        n = silences ? json_object_array_length(silences) : 0;
-        if (n > 0) {
-                static const char *const headers[] = { "LINK", "UNTIL", "BY", "REASON" };
-                Table t;
-                table_init(&t, ELEMENTSOF(headers), headers);
-                strbuf_puts(out, "\nSilences:\n");
-                for (size_t i = 0; i < n; i++) {
-                        Silence s;
-                        if (protocol_silence_from_json(json_object_array_get_idx(silences, i), &s, failure) < 0) {
-                                table_done(&t);
-                                context_done(&ctx);
-                                return malformed(failure, "alerts: silences");
-                        }
-                        table_add(&t, NULL, "%s", s.link);
-                        table_add(&t, NULL, "%s", fmt_time(&ctx, s.until, a, sizeof a));
-                        table_add(&t, NULL, "%s", fmt_user(s.uid, u, sizeof u));
-                        table_add(&t, NULL, "%s", s.reason ?: "");
-                        protocol_silence_done(&s);
-                }
-                table_render(&t, o, out);
-                table_done(&t);
-        }
-
-        n = recent ? json_object_array_length(recent) : 0;
-        if (n > 0) {
-                static const char *const headers[] = { "TIME", "LINK", "KIND", "SUMMARY" };
-                Table t;
-                table_init(&t, ELEMENTSOF(headers), headers);
-                strbuf_puts(out, "\nRecent alerts:\n");
-                for (size_t i = 0; i < n; i++) {
-                        AlertLogEntry e;
-                        if (protocol_alert_entry_from_json(json_object_array_get_idx(recent, i), &e, failure) < 0) {
-                                table_done(&t);
-                                context_done(&ctx);
-                                return malformed(failure, "alerts: recent_alerts");
-                        }
-                        table_add(&t, NULL, "%s", fmt_time(&ctx, e.time, a, sizeof a));
-                        table_add(&t, NULL, "%s", e.link ?: "-");
-                        table_add(&t, e.priority <= LOG_ERR ? ANSI_RED : e.priority == LOG_WARNING ? ANSI_YELLOW : NULL,
-                                  "%s%s", alert_kind_to_string(e.kind), e.held ? " (held)" : "");
-                        table_add(&t, NULL, "%s", e.summary ?: "");
-                        protocol_alert_entry_done(&e);
-                }
-                table_render(&t, o, out);
-                table_done(&t);
-        }
+        r = table_section(&ctx, problems, "Open problems:\n", ELEMENTSOF(problem_headers), problem_headers,
+                          alerts_problem_row, "alerts: open_problems", out, failure);
+        if (r >= 0)
+                r = table_section(&ctx, silences, "\nSilences:\n", ELEMENTSOF(silence_headers), silence_headers,
+                                  alerts_silence_row, "alerts: silences", out, failure);
+        if (r >= 0)
+                r = table_section(&ctx, recent, "\nRecent alerts:\n", ELEMENTSOF(alert_headers), alert_headers,
+                                  alerts_recent_row, "alerts: recent_alerts", out, failure);
         context_done(&ctx);
-        return 0;
+        return r;
 }
 
 /* ---- probe ------------------------------------------------------------------------ */

@@ -302,6 +302,13 @@ START_TEST(test_malformed) {
                 { CTL_PROBE, "{\"results\":[{\"link\":\"a\"}]}", "\"result\" is missing" },
                 { CTL_CREDENTIAL_HISTORY, "{\"rotations\":[{\"uid\":0}]}", "\"when\" is missing" },
                 { CTL_ALERTS, "{\"open_problems\":[{\"link\":\"a\",\"kind\":\"x\"}]}", "unknown value" },
+                /* each table names the array whose element is broken */
+                { CTL_ALERTS, "{\"silences\":[{\"link\":\"a\"}]}", "alerts: silences" },
+                { CTL_ALERTS, "{\"recent_alerts\":[7]}", "alerts: recent_alerts" },
+                { CTL_SHOW, "{\"link\":{\"name\":\"a\",\"state\":\"ok\"},\"recent_probes\":[{}]}", "show: recent_probes" },
+                { CTL_SHOW, "{\"link\":{\"name\":\"a\",\"state\":\"ok\"},\"open_problems\":[{\"link\":\"a\"}]}",
+                  "show: open_problems" },
+                { CTL_SHOW, "{\"link\":{\"name\":\"a\",\"state\":\"ok\"},\"recent_alerts\":[null]}", "show: recent_alerts" },
                 { CTL_CREDENTIAL_IMPORT, "{\"imported\":\"all\"}", "\"imported\" must be an integer" },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
