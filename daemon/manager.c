@@ -132,12 +132,14 @@ typedef struct LinkStored {
         ProbeResult cert_probe;                 /* the newest certificate reading */
 } LinkStored;
 
-static void ledger_thresholds(const LedgerRecord *v, size_t n, const char *scope, unsigned *dst, size_t *ret_n) {
-        size_t k = 0;
-        for (size_t i = 0; i < n && k < ALERT_THRESHOLDS_MAX; i++)
-                if (v[i].threshold >= 0 && v[i].threshold <= UINT_MAX && streq(v[i].scope, scope))
-                        dst[k++] = (unsigned) v[i].threshold;
-        *ret_n = k;
+/* The nearest threshold the ledger has sent in scope, 0 if none. */
+static unsigned ledger_nearest_threshold(const LedgerRecord *v, size_t n, const char *scope) {
+        unsigned nearest = 0;
+        for (size_t i = 0; i < n; i++)
+                if (v[i].threshold > 0 && v[i].threshold <= UINT_MAX && streq(v[i].scope, scope) &&
+                    (nearest == 0 || (unsigned) v[i].threshold < nearest))
+                        nearest = (unsigned) v[i].threshold;
+        return nearest;
 }
 
 /* Restores what the alert engine knew about a link. */
@@ -154,7 +156,7 @@ static void link_restore(Manager *m, Link *l, LinkStored *st) {
                 l->has_credential = true;
                 alert_state_set_credential(&l->alert, l->credential.generation, l->credential.generated);
                 scope_generation(scope, sizeof scope, l->credential.generation);
-                ledger_thresholds(st->expiring, st->n_expiring, scope, l->alert.expiry_sent, &l->alert.n_expiry_sent);
+                l->alert.expiry_sent = ledger_nearest_threshold(st->expiring, st->n_expiring, scope);
                 for (size_t i = 0; i < st->n_expired; i++)
                         if (streq(st->expired[i].scope, scope))
                                 l->alert.expired_sent = MAX(l->alert.expired_sent, st->expired[i].time);
@@ -189,7 +191,7 @@ static void link_restore(Manager *m, Link *l, LinkStored *st) {
                 l->alert.cert_subject = isempty(st->cert_probe.cert_subject) ? NULL : strdup(st->cert_probe.cert_subject);
                 l->alert.cert_not_after = st->cert_probe.cert_not_after;
                 scope_cert(scope, sizeof scope, l->alert.cert_sha256);
-                ledger_thresholds(st->cert, st->n_cert, scope, l->alert.cert_sent, &l->alert.n_cert_sent);
+                l->alert.cert_sent = ledger_nearest_threshold(st->cert, st->n_cert, scope);
         }
 
         free(l->silence_reason);

@@ -76,7 +76,7 @@ void alert_state_done(LinkAlertState *s) {
 
 void alert_state_set_credential(LinkAlertState *s, uint64_t generation, usec_t generated) {
         if (!s->has_credential || s->generation != generation) {
-                s->n_expiry_sent = 0;
+                s->expiry_sent = 0;
                 s->expired_sent = 0;
         }
         s->has_credential = true;
@@ -88,7 +88,7 @@ void alert_state_clear_credential(LinkAlertState *s) {
         s->has_credential = false;
         s->generation = 0;
         s->generated = 0;
-        s->n_expiry_sent = 0;
+        s->expiry_sent = 0;
         s->expired_sent = 0;
 }
 
@@ -151,7 +151,7 @@ static int cert_evaluate(const AlertPolicy *p, const char *link, LinkAlertState 
         if (!s->cert_not_after || !s->cert_sha256[0])
                 return 0;
         expiry_compute_at(p->tz, s->cert_not_after, now, &e);
-        if (expiry_threshold_due(p->cert_warn_days, p->n_cert_warn_days, s->cert_sent, s->n_cert_sent, &e, &t) <= 0)
+        if (expiry_threshold_due(p->cert_warn_days, p->n_cert_warn_days, &s->cert_sent, s->cert_sent > 0, &e, &t) <= 0)
                 return 0;
         Alert *a = alert_list_add(out, ALERT_ENDPOINT_CERT_EXPIRING, link, now);
         if (!a)
@@ -161,8 +161,7 @@ static int cert_evaluate(const AlertPolicy *p, const char *link, LinkAlertState 
         a->threshold = t;
         if (!(a->cert_sha256 = strdup(s->cert_sha256)) || !(a->cert_subject = strdup(s->cert_subject ?: "")))
                 return -ENOMEM;
-        if (s->n_cert_sent < ALERT_THRESHOLDS_MAX)
-                s->cert_sent[s->n_cert_sent++] = t;
+        s->cert_sent = t;       /* nearer than any sent before, or it would not be due */
         return 0;
 }
 
@@ -177,7 +176,7 @@ int alert_engine_probe(const AlertPolicy *p, const char *link, LinkAlertState *s
         if (r->cert_sha256[0] && r->cert_not_after) {
                 if (!streq(s->cert_sha256, r->cert_sha256)) {
                         snprintf(s->cert_sha256, sizeof s->cert_sha256, "%s", r->cert_sha256);
-                        s->n_cert_sent = 0;
+                        s->cert_sent = 0;
                 }
                 k = string_replace(&s->cert_subject, r->cert_subject);
                 if (k < 0)
@@ -273,8 +272,8 @@ int alert_engine_tick(const AlertPolicy *p, const char *link, LinkAlertState *s,
                 unsigned t;
                 expiry_compute(p->tz, s->generated, p->lifetime, now, &e);
                 if (!e.expired &&
-                    expiry_threshold_due(p->expiry_warn_days, p->n_expiry_warn_days, s->expiry_sent, s->n_expiry_sent,
-                                         &e, &t) > 0) {
+                    expiry_threshold_due(p->expiry_warn_days, p->n_expiry_warn_days, &s->expiry_sent,
+                                         s->expiry_sent > 0, &e, &t) > 0) {
                         /* expiry warnings are never held */
                         Alert *a = alert_list_add(out, ALERT_CREDENTIAL_EXPIRING, link, now);
                         if (!a)
@@ -283,8 +282,7 @@ int alert_engine_tick(const AlertPolicy *p, const char *link, LinkAlertState *s,
                         a->expires = e.expires;
                         a->days_left = e.days_left;
                         a->threshold = t;
-                        if (s->n_expiry_sent < ALERT_THRESHOLDS_MAX)
-                                s->expiry_sent[s->n_expiry_sent++] = t;
+                        s->expiry_sent = t;
                 } else if (e.expired && (!s->expired_sent || now >= s->expired_sent + p->repeat)) {
                         Alert *a = alert_list_add(out, ALERT_CREDENTIAL_EXPIRED, link, now);
                         if (!a)

@@ -13,8 +13,6 @@
 #include "expiry.h"
 #include "probe-result.h"
 
-#define ALERT_THRESHOLDS_MAX 32
-
 /* One open problem: link-down or auth-rejected. */
 typedef struct ProblemState {
         bool open;              /* its alert condition has been reached */
@@ -36,20 +34,21 @@ typedef struct LinkAlertState {
 
         ProblemState down, auth;
 
-        /* the current credential generation and what was sent for it */
+        /* the current credential generation and what was sent for it: a
+         * threshold is due only when it is nearer than every threshold
+         * sent (expiry_threshold_due()), so the nearest one sent is all
+         * that needs keeping */
         bool has_credential;
         uint64_t generation;
         usec_t generated;
-        unsigned expiry_sent[ALERT_THRESHOLDS_MAX];
-        size_t n_expiry_sent;
+        unsigned expiry_sent;           /* the nearest threshold sent, 0 if none (see below) */
         usec_t expired_sent;            /* last credential-expired alert, 0 if none */
 
         /* the endpoint certificate last seen and what was sent for it */
         char cert_sha256[65];
         char *cert_subject;             /* NULL: none */
         usec_t cert_not_after;
-        unsigned cert_sent[ALERT_THRESHOLDS_MAX];
-        size_t n_cert_sent;
+        unsigned cert_sent;             /* the nearest threshold sent, 0 if none */
 } LinkAlertState;
 
 /* What the engine needs from the configuration, for one link. */
