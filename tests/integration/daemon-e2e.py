@@ -8,7 +8,8 @@ credential TOMS "regenerates" mid-test so that the endpoint answers 401.
 Checks status --json, the e-mails, the journal, credential rotate and
 link-recovered; READY=1/STATUS=/WATCHDOG=1/RELOADING=1/STOPPING=1 on a test
 NOTIFY_SOCKET; reload with a bad and a good file and by SIGHUP; access
-rules for an outsider and a member of group tomslink; that no secret shows
+rules for an outsider and a member of group tomslink; restarts with the
+expiry thresholds changed in between; that no secret shows
 anywhere; 10,000 malformed messages on the control socket; SIGTERM.
 
 Usage: daemon-e2e.py BUILD_DIR SOURCE_DIR. Output: TAP."""
@@ -341,6 +342,39 @@ ok(s.get("expiring", {}).get("state") == "expiring" and s.get("regen", {}).get("
 new = [e.get("TOMSLINK_ALERT") + ":" + e.get("TOMSLINK_LINK", "") for e in alert_entries()[before_journal:]]
 ok(not new, "a restart re-sends no alert (journal)", new)
 ok(len(mails()) == before_mail, "a restart re-sends no alert (mail)", [str(m[0]["Subject"]) for m in mails()[before_mail:]])
+
+
+# Thresholds changed between runs: 7 was sent (5 days left); with [5] the
+# nearer 5 is due; with [6] nothing is, since 5 was sent; nor with the
+# default list again. Each run starts from the ledger alone.
+def restart_with(text):
+    global daemon
+    with open(T + "/tomslink.yaml", "w") as f:
+        f.write(text)
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=10)
+    daemon = start([TOMSLINKD, "--config", T + "/tomslink.yaml"], env=env, stdout=daemon_err, stderr=daemon_err)
+    return wait_for(lambda: len(status()) == 3, 10)
+
+
+def expiring_alerts(since):
+    return [(e.get("TOMSLINK_LINK"), e.get("TOMSLINK_THRESHOLD")) for e in alert_entries()[since:]
+            if e.get("TOMSLINK_ALERT") == "credential-expiring"]
+
+
+original = open(T + "/tomslink.yaml").read()
+assert "alerts:\n  repeat: 1h\n" in original
+before_journal = len(alert_entries())
+ok(restart_with(original.replace("  repeat: 1h\n", "  repeat: 1h\n  expiry_warn_days: [5]\n")) and
+   wait_for(lambda: expiring_alerts(before_journal), 10) and expiring_alerts(before_journal) == [("expiring", "5")],
+   "a nearer threshold added between runs is sent once", expiring_alerts(before_journal))
+before_journal = len(alert_entries())
+ok(restart_with(original.replace("  repeat: 1h\n", "  repeat: 1h\n  expiry_warn_days: [6]\n")), "restart with [6]")
+time.sleep(3)
+ok(not expiring_alerts(before_journal), "a threshold farther than one sent is not sent", expiring_alerts(before_journal))
+ok(restart_with(original), "restart with the default thresholds")
+time.sleep(3)
+ok(not expiring_alerts(before_journal), "... nor 7 again", expiring_alerts(before_journal))
 
 # ---- access ------------------------------------------------------------------------
 
