@@ -226,6 +226,11 @@ int protocol_message_parse(const void *data, size_t size, json_object **ret, Pro
                                    PROTOCOL_MESSAGE_MAX);
         if (memchr(data, '\0', size))
                 return bad_request(failure, "message is not JSON text (it holds a NUL byte)");
+        /* json-c's own check lets overlong forms and encoded surrogates
+         * through; every string the peer sends must be text we can print. */
+        size_t valid = utf8_valid_prefix(data, size);
+        if (valid < size)
+                return bad_request(failure, "message is not valid UTF-8 at byte %zu", valid);
 
         json_tokener *tok = json_tokener_new_ex(PROTOCOL_DEPTH_MAX);
         if (!tok)

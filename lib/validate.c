@@ -80,7 +80,7 @@ bool string_is_ascii(const char *s) {
         return true;
 }
 
-bool utf8_is_valid(const char *str, size_t n) {
+size_t utf8_valid_prefix(const char *str, size_t n) {
         const unsigned char *s = (const unsigned char *) str;
         for (size_t i = 0; i < n;) {
                 unsigned char c = s[i];
@@ -99,20 +99,24 @@ bool utf8_is_valid(const char *str, size_t n) {
                         len = 4;
                         cp = c & 0x07;
                 } else
-                        return false;
+                        return i;
                 if (i + len > n)
-                        return false;
+                        return i;
                 for (size_t k = 1; k < len; k++) {
                         if ((s[i + k] & 0xc0) != 0x80)
-                                return false;
+                                return i;
                         cp = (cp << 6) | (s[i + k] & 0x3f);
                 }
                 if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
                     cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
+                        return i;
                 i += len;
         }
-        return true;
+        return n;
+}
+
+bool utf8_is_valid(const char *s, size_t n) {
+        return utf8_valid_prefix(s, n) == n;
 }
 
 int email_from_parse(const char *s, char **ret_name, char **ret_addr) {

@@ -19,8 +19,10 @@ bool email_address_is_valid(const char *s);
 int email_from_parse(const char *s, char **ret_name, char **ret_addr);
 /* No control characters at all (CR, LF, NUL, DEL, ...); UTF-8 allowed. */
 bool string_is_safe(const char *s);
-/* Well-formed UTF-8 (no overlongs, no surrogates). */
+/* Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF. */
 bool utf8_is_valid(const char *s, size_t n);
+/* The length of the longest valid UTF-8 prefix: n when all of s is valid. */
+size_t utf8_valid_prefix(const char *s, size_t n);
 bool string_is_ascii(const char *s);
 /* A name HTTP accepts as a header field name (RFC 9110 token). */
 bool http_header_name_is_valid(const char *s);

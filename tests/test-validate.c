@@ -67,6 +67,9 @@ START_TEST(test_strings) {
         ck_assert(!utf8_is_valid("\xc0\xaf", 2));           /* overlong */
         ck_assert(!utf8_is_valid("\xed\xa0\x80", 3));       /* surrogate */
         ck_assert(!utf8_is_valid("\xf4\x90\x80\x80", 4));   /* > U+10FFFF */
+        ck_assert_uint_eq(utf8_valid_prefix("ab\xe2\x82\xac\xc0\xafz", 8), 5);
+        ck_assert_uint_eq(utf8_valid_prefix("ab\xe2\x82", 4), 2);   /* cut inside a character */
+        ck_assert_uint_eq(utf8_valid_prefix("ab", 2), 2);
         ck_assert(string_is_ascii("plain"));
         ck_assert(!string_is_ascii("plaín"));
         ck_assert(http_header_name_is_valid("X-Api-Key"));
