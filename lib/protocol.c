@@ -226,8 +226,10 @@ int protocol_message_parse(const void *data, size_t size, json_object **ret, Pro
                                    PROTOCOL_MESSAGE_MAX);
         if (memchr(data, '\0', size))
                 return bad_request(failure, "message is not JSON text (it holds a NUL byte)");
-        /* json-c's own check lets overlong forms and encoded surrogates
-         * through; every string the peer sends must be text we can print. */
+        /* Strict UTF-8, checked here rather than by json-c
+         * (JSON_TOKENER_VALIDATE_UTF8 lets overlong forms and encoded
+         * surrogates through): every string the peer sends is text we can
+         * print. */
         size_t valid = utf8_valid_prefix(data, size);
         if (valid < size)
                 return bad_request(failure, "message is not valid UTF-8 at byte %zu", valid);
@@ -235,7 +237,7 @@ int protocol_message_parse(const void *data, size_t size, json_object **ret, Pro
         json_tokener *tok = json_tokener_new_ex(PROTOCOL_DEPTH_MAX);
         if (!tok)
                 return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
         json_object *o = json_tokener_parse_ex(tok, data, (int) size);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
         size_t offset = tok->char_offset;
